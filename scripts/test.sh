@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole check: install dev extras, format check, lint, type check, every test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap-venv.sh dev
+.venv/bin/python -m ruff format --check src tests
+.venv/bin/python -m ruff check src tests
+.venv/bin/python -m mypy
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,90 @@
+"""DDL of the SQLite ledger. Partial indexes keep status/age queries off full-table scans."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE IF NOT EXISTS workflow_status (
+    id           INTEGER PRIMARY KEY,
+    bucket       TEXT    NOT NULL,
+    key          TEXT    NOT NULL,
+    workflow     TEXT    NOT NULL,
+    prefix       TEXT    NOT NULL,
+    size         INTEGER NOT NULL,
+    etag         TEXT    NOT NULL,
+    upload_time  REAL    NOT NULL,
+    status       TEXT    NOT NULL CHECK (status IN ('TODO', 'PROCESSING', 'DONE', 'FAILED')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    batch_id     TEXT,
+    lease_until  REAL,
+    available_at REAL    NOT NULL DEFAULT 0,
+    start_time   REAL,
+    end_time     REAL,
+    error        TEXT,
+    output       TEXT,
+    UNIQUE (bucket, key)
+);
+CREATE INDEX IF NOT EXISTS workflow_status_todo
+    ON workflow_status (workflow, upload_time, available_at, size) WHERE status = 'TODO';
+CREATE INDEX IF NOT EXISTS workflow_status_processing
+    ON workflow_status (lease_until) WHERE status = 'PROCESSING';
+CREATE INDEX IF NOT EXISTS workflow_status_batch
+    ON workflow_status (batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS workflow_status_by_status
+    ON workflow_status (status, upload_time);
+
+CREATE TABLE IF NOT EXISTS workflow_metadata (
+    name            TEXT PRIMARY KEY,
+    prefix          TEXT NOT NULL,
+    transform       TEXT NOT NULL,
+    batch_size      INTEGER NOT NULL,
+    max_wait        REAL NOT NULL,
+    max_batch_files INTEGER NOT NULL,
+    max_batch_bytes INTEGER NOT NULL,
+    max_attempts    INTEGER NOT NULL,
+    lease           REAL NOT NULL,
+    stale_after     REAL NOT NULL,
+    include         TEXT NOT NULL,
+    options         TEXT NOT NULL,
+    updated_at      REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS transitions (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    bucket      TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    workflow    TEXT NOT NULL,
+    from_status TEXT,
+    to_status   TEXT NOT NULL,
+    at          REAL NOT NULL,
+    reason      TEXT NOT NULL,
+    old_image   TEXT,
+    new_image   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transitions_by_key ON transitions (bucket, key, id);
+
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id    TEXT PRIMARY KEY,
+    workflow    TEXT NOT NULL,
+    owner       TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    lease_until REAL NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('RUNNING', 'FINISHED', 'RELEASED', 'EXPIRED'))
+);
+CREATE INDEX IF NOT EXISTS batches_running ON batches (state) WHERE state = 'RUNNING';
+
+CREATE TABLE IF NOT EXISTS unrouted (
+    key     TEXT PRIMARY KEY,
+    size    INTEGER NOT NULL,
+    seen_at REAL NOT NULL,
+    reason  TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS ledger_info (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+RECORD_COLUMNS = (
+    "bucket, key, workflow, prefix, size, etag, upload_time, status, attempts, batch_id, "
+    "lease_until, start_time, end_time, error, output"
+)

@@ -1,0 +1,62 @@
+"""The exception tree of ingestflow.
+
+IngestflowError
+├── ConfigError            configuration is invalid (names the key); CLI exit code 2
+├── InvalidKeyError        a landing key breaks the key rules
+├── InvalidTransitionError a status change the state machine does not allow
+├── LedgerError            the status store failed or was asked something impossible
+├── MissingExtraError      an optional back-end is not installed
+└── FileProcessingError    one file could not be processed
+    ├── TransientError     worth retrying (I/O, lost connection)
+    └── TerminalError      retrying cannot help (parse, schema, corrupt input)
+"""
+
+from __future__ import annotations
+
+
+class IngestflowError(Exception):
+    """Base of every error ingestflow raises on purpose."""
+
+
+class ConfigError(IngestflowError):
+    """Configuration is invalid. The message names the key and the problem."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"config error at '{key}': {problem}")
+        self.key = key
+        self.problem = problem
+
+
+class InvalidKeyError(IngestflowError):
+    """A landing key is absolute, escapes the root, or holds control characters."""
+
+
+class InvalidTransitionError(IngestflowError):
+    """A status change the state machine does not allow."""
+
+
+class LedgerError(IngestflowError):
+    """The status store failed."""
+
+
+class MissingExtraError(IngestflowError):
+    """An optional back-end was configured but its extra is not installed."""
+
+    def __init__(self, extra: str, what: str) -> None:
+        super().__init__(f"{what} needs an optional extra: pip install 'ingestflow[{extra}]'")
+
+
+class FileProcessingError(IngestflowError):
+    """One file could not be processed; `retryable` decides retry or fail."""
+
+    retryable = False
+
+
+class TransientError(FileProcessingError):
+    """Worth retrying: I/O errors, a lost connection, a busy resource."""
+
+    retryable = True
+
+
+class TerminalError(FileProcessingError):
+    """Retrying cannot help: unparseable values, missing columns, corrupt input."""

@@ -1,0 +1,66 @@
+"""Key rules: keys are relative to the landing root and '/'-separated."""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+
+from ingestflow.domain.errors import InvalidKeyError
+
+TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", "~")
+
+
+def validate_key(key: str) -> str:
+    """Return `key` if it is a safe relative key, else raise InvalidKeyError."""
+    if not key:
+        raise InvalidKeyError("empty key")
+    if any(ord(c) < 32 or ord(c) == 127 for c in key):
+        raise InvalidKeyError(f"key contains control characters: {key!r}")
+    if key.startswith("/") or "\\" in key or (len(key) > 1 and key[1] == ":"):
+        raise InvalidKeyError(f"key must be relative and '/'-separated: {key!r}")
+    parts = key.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise InvalidKeyError(f"key has an empty, '.' or '..' segment: {key!r}")
+    return key
+
+
+def parent_prefix(key: str) -> str:
+    """The folder holding the file, with a trailing '/' ('' at the root)."""
+    head = posixpath.dirname(key)
+    return f"{head}/" if head else ""
+
+
+def folder(key: str) -> str:
+    """The first path segment ('' for a file at the root)."""
+    return key.split("/", 1)[0] if "/" in key else ""
+
+
+def basename(key: str) -> str:
+    return key.rsplit("/", 1)[-1]
+
+
+def file_type(key: str) -> str:
+    """Extension, compression-aware: 'csv', 'csv.gz', '' when there is none."""
+    name = basename(key).lower()
+    if name.startswith("."):
+        name = name[1:]
+    parts = name.split(".")
+    if len(parts) < 2:
+        return ""
+    if parts[-1] in ("gz", "bz2", "zst", "xz") and len(parts) >= 3:
+        return f"{parts[-2]}.{parts[-1]}"
+    return parts[-1]
+
+
+def is_temporary(key: str) -> bool:
+    """Names that writers use while a file is incomplete, and hidden files."""
+    name = basename(key)
+    if any(seg.startswith(".") for seg in key.split("/")):
+        return True
+    return name.lower().endswith(TEMPORARY_SUFFIXES) or name.startswith("~$")
+
+
+def matches_any(key: str, patterns: tuple[str, ...]) -> bool:
+    """Glob match on the base name (case-sensitive, like S3 keys)."""
+    name = basename(key)
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)

@@ -1,0 +1,87 @@
+"""Workflow settings and routing of landing keys to workflows."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from ingestflow.domain import keys
+
+DEFAULT_INCLUDE = ("*.csv", "*.csv.gz")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
+
+
+def parse_duration(value: str | int | float) -> float:
+    """'30s', '10m', '1.5h', '250ms', '2d' or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"not a duration: {value!r} (use e.g. '30s', '10m', '2h')")
+        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if seconds < 0:
+        raise ValueError(f"duration must not be negative: {value!r}")
+    return seconds
+
+
+def parse_size(value: str | int) -> int:
+    """'512MB', '1GiB', '10k' or a number of bytes -> bytes (powers of 1024)."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a size: {value!r}")
+    if isinstance(value, int):
+        size = value
+    else:
+        match = _SIZE.match(value)
+        if not match:
+            raise ValueError(f"not a size: {value!r} (use e.g. '512MB', '2GB')")
+        unit = (match.group(2) or "b").lower()[0]
+        size = int(float(match.group(1)) * 1024 ** "bkmgt".index(unit))
+    if size <= 0:
+        raise ValueError(f"size must be positive: {value!r}")
+    return size
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """Settings of one workflow (a row of `workflow_metadata`). Durations in seconds."""
+
+    name: str
+    prefix: str
+    transform: str = "ohlcv"
+    batch_size: int = 10
+    max_wait: float = 60.0
+    max_batch_files: int = 1000
+    max_batch_bytes: int = 2 * 1024**3
+    max_attempts: int = 3
+    lease: float = 300.0
+    retry_backoff: float = 5.0
+    stale_after: float = 5 * 3600.0
+    include: tuple[str, ...] = DEFAULT_INCLUDE
+    options: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def takes(self, key: str) -> bool:
+        return key.startswith(self.prefix) and keys.matches_any(key, self.include)
+
+
+def route(key: str, workflows: Sequence[Workflow]) -> tuple[Workflow | None, str]:
+    """The workflow for `key` (longest matching prefix wins) or None with the reason."""
+    candidates = sorted(
+        (w for w in workflows if key.startswith(w.prefix)),
+        key=lambda w: len(w.prefix),
+        reverse=True,
+    )
+    if not candidates:
+        return None, "no workflow prefix matches"
+    for workflow in candidates:
+        if keys.matches_any(key, workflow.include):
+            return workflow, ""
+    names = ", ".join(w.name for w in candidates)
+    return None, f"matches no include pattern of workflow {names}"

@@ -1,0 +1,130 @@
+"""Ports: the small interfaces services depend on. Adapters implement them.
+
+Every StatusStore adapter passes tests/contract/test_status_store_contract.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from ingestflow.domain.batching import Backlog
+from ingestflow.domain.records import (
+    Batch,
+    FileOutcome,
+    FileRecord,
+    ObjectInfo,
+    Transition,
+    UnroutedFile,
+)
+from ingestflow.domain.status import Status
+from ingestflow.domain.transform import TransformSpec
+from ingestflow.domain.workflow import Workflow
+
+
+class StatusStore(Protocol):
+    """The ledger. Every status change is one atomic, conditional update that also records its
+    Transition in the same atomic step. Times are epoch seconds passed in by the caller."""
+
+    def sync_workflows(self, workflows: Sequence[Workflow]) -> None:
+        """Write the configured workflows into `workflow_metadata`."""
+
+    def register(
+        self, bucket: str, files: Sequence[tuple[ObjectInfo, str]], now: float
+    ) -> list[Transition]:
+        """Register (object, workflow name) pairs. Idempotent on (bucket, key, etag): a known
+        etag changes nothing; a new etag on a DONE/FAILED file makes it TODO again; a new etag
+        on a TODO file updates it in place; a new etag on a PROCESSING file is noted and the
+        file returns to TODO when its batch finishes."""
+
+    def claim(self, workflow: Workflow, now: float, owner: str) -> Batch | None:
+        """If the workflow's eligible TODO backlog is ready (domain.batching.readiness), move
+        the oldest files within the batch caps to PROCESSING under a new batch id and a lease
+        of `workflow.lease` seconds, in one atomic step. Two claimers never get the same file."""
+
+    def renew(self, batch_id: str, lease_until: float) -> bool:
+        """Extend the lease of a running batch; False when the batch no longer owns files."""
+
+    def finish(
+        self, workflow: Workflow, batch_id: str, outcomes: Sequence[FileOutcome], now: float
+    ) -> list[Transition]:
+        """Record per-file outcomes. Only files still PROCESSING in `batch_id` change. Success ->
+        DONE; retryable failure with attempts left -> TODO after a backoff; otherwise FAILED."""
+
+    def release_batch(self, batch_id: str, now: float, reason: str) -> list[Transition]:
+        """Return the batch's PROCESSING files to TODO without counting the attempt."""
+
+    def reap(self, workflows: Sequence[Workflow], now: float) -> list[Transition]:
+        """PROCESSING files whose lease expired go back to TODO, or FAILED when they have used
+        `max_attempts`."""
+
+    def retry(self, bucket: str, keys: Sequence[str] | None, now: float) -> list[Transition]:
+        """FAILED files (the given keys, or all when None) go back to TODO with attempts reset."""
+
+    def active_batches(self) -> list[tuple[str, str, float]]:
+        """(batch_id, owner, lease_until) of batches that still hold PROCESSING files."""
+
+    def backlog(self, workflow: str, now: float) -> Backlog:
+        """TODO files of a workflow that are eligible now."""
+
+    def get(self, bucket: str, key: str) -> FileRecord | None: ...
+
+    def files(
+        self,
+        status: Status | None = None,
+        prefix: str | None = None,
+        workflow: str | None = None,
+        limit: int | None = None,
+    ) -> list[FileRecord]:
+        """Records filtered by status / key prefix / workflow, ordered by upload time."""
+
+    def counts(self) -> dict[Status, int]:
+        """Number of files per status; every status present."""
+
+    def stale(self, workflows: Sequence[Workflow], now: float) -> list[FileRecord]:
+        """TODO files older than their workflow's `stale_after`, oldest first."""
+
+    def history(self, bucket: str, key: str) -> list[Transition]:
+        """Transitions of one file, oldest first."""
+
+    def transitions_after(self, checkpoint: int, limit: int = 1000) -> list[Transition]:
+        """Transitions with id > checkpoint, in id order (the change stream)."""
+
+    def set_unrouted(self, files: Sequence[UnroutedFile]) -> None:
+        """Replace the list of landing files that no workflow takes."""
+
+    def unrouted(self) -> list[UnroutedFile]: ...
+
+    def close(self) -> None: ...
+
+
+class ObjectStore(Protocol):
+    """The landing store, read side."""
+
+    bucket: str
+
+    def list(self) -> Iterator[ObjectInfo]:
+        """Every object under the landing root (keys relative, '/'-separated)."""
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        """The object's current size/etag, or None when it is gone."""
+
+
+class EventSource(Protocol):
+    """Object-created notifications; a hint only, reconciliation listing is the safety net."""
+
+    def start(self) -> None: ...
+
+    def drain(self, timeout: float) -> list[str]:
+        """Keys announced since the last call; waits up to `timeout` seconds for the first."""
+
+    def stop(self) -> None: ...
+
+
+class Engine(Protocol):
+    """Runs files through a transform, yielding one outcome per file as each completes.
+    Never raises for one file's problem: a bad file becomes a failed outcome."""
+
+    def run(
+        self, workflow: str, files: Sequence[FileRecord], spec: TransformSpec
+    ) -> Iterator[FileOutcome]: ...
