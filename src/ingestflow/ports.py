@@ -54,9 +54,11 @@ class StatusStore(Protocol):
     def release_batch(self, batch_id: str, now: float, reason: str) -> list[Transition]:
         """Return the batch's PROCESSING files to TODO without counting the attempt."""
 
-    def reap(self, workflows: Sequence[Workflow], now: float) -> list[Transition]:
-        """PROCESSING files whose lease expired go back to TODO, or FAILED when they have used
-        `max_attempts`."""
+    def reap(
+        self, workflows: Sequence[Workflow], now: float, dead_batches: Sequence[str] = ()
+    ) -> list[Transition]:
+        """PROCESSING files whose lease expired (or whose batch is in `dead_batches`: its owner
+        is known to be gone) go back to TODO, or FAILED when they have used `max_attempts`."""
 
     def retry(self, bucket: str, keys: Sequence[str] | None, now: float) -> list[Transition]:
         """FAILED files (the given keys, or all when None) go back to TODO with attempts reset."""

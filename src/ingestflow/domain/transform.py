@@ -76,16 +76,22 @@ class TransformSpec:
     derived: tuple[DerivedColumn, ...] = ()
     drop: tuple[str, ...] = ()
     keep_others: bool = True
+    delimiter: str = ","
 
     def with_options(self, options: Mapping[str, str]) -> TransformSpec:
-        """Apply workflow options; `timestamp_format` replaces timestamp parse formats."""
-        fmt = options.get("timestamp_format")
-        if not fmt:
-            return self
-        cols = tuple(
-            replace(c, formats=(fmt,)) if c.type == "timestamp" else c for c in self.columns
-        )
-        return replace(self, columns=cols)
+        """Apply workflow options: `timestamp_format` replaces the parse formats of timestamp
+        columns, `date_format` those of date columns, `delimiter` the field separator."""
+        spec = self
+        for option, col_type in (("timestamp_format", "timestamp"), ("date_format", "date")):
+            fmt = options.get(option)
+            if fmt:
+                cols = tuple(
+                    replace(c, formats=(fmt,)) if c.type == col_type else c for c in spec.columns
+                )
+                spec = replace(spec, columns=cols)
+        if options.get("delimiter"):
+            spec = replace(spec, delimiter=options["delimiter"])
+        return spec
 
     def output_columns(self, header: tuple[str, ...]) -> list[str]:
         """Names of the output columns for an input with `header`."""

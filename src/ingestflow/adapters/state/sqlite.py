@@ -1,27 +1,18 @@
-"""SqliteStatusStore: the embedded ledger.
-
-One SQLite file in WAL mode shared safely by several processes on one machine. Every change runs
-in a `BEGIN IMMEDIATE` transaction (one writer at a time), so a claim's read and its update are
-atomic, and each status change inserts its row into `transitions` in the same transaction.
-"""
+"""SqliteStatusStore: the embedded ledger (StatusStore on SQLite), write side."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
 
-from ingestflow.adapters.state.sqlite_schema import DDL, RECORD_COLUMNS
+from ingestflow.adapters.state.sqlite_db import SELECT, to_record
+from ingestflow.adapters.state.sqlite_reads import SqliteReads
 from ingestflow.domain import keys
 from ingestflow.domain.batching import Backlog, readiness, take_within_limits
-from ingestflow.domain.errors import LedgerError
 from ingestflow.domain.records import (
     Batch,
     FileOutcome,
@@ -30,135 +21,15 @@ from ingestflow.domain.records import (
     Transition,
     UnroutedFile,
 )
-from ingestflow.domain.status import Status, check_transition
+from ingestflow.domain.status import Status
 from ingestflow.domain.workflow import Workflow
 
-_SELECT = f"SELECT {RECORD_COLUMNS} FROM workflow_status"
 
-
-def _record(row: sqlite3.Row | tuple[Any, ...]) -> FileRecord:
-    values = list(row)
-    values[7] = Status(values[7])
-    return FileRecord(*values)
-
-
-class SqliteStatusStore:
-    """StatusStore on SQLite. Thread-safe within a process; process-safe through SQLite locks."""
-
-    def __init__(self, path: str | Path, busy_timeout: float = 60.0) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(
-                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-            self._lock = threading.RLock()
-        except sqlite3.Error as exc:
-            raise LedgerError(f"cannot open SQLite ledger {self.path}: {exc}") from exc
-        self._create_schema()
+class SqliteStatusStore(SqliteReads):
+    """StatusStore on SQLite; see SqliteDb for the transaction model."""
 
     def __repr__(self) -> str:
         return f"SqliteStatusStore({self.path!r})"
-
-    def _create_schema(self) -> None:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                for statement in DDL.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._db.execute("ROLLBACK")
-                raise LedgerError(f"cannot create ledger schema in {self.path}: {exc}") from exc
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise LedgerError(f"ledger {self.path} is unavailable: {exc}") from exc
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            else:
-                try:
-                    self._db.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    self._db.execute("ROLLBACK")
-                    raise LedgerError(f"ledger commit failed: {exc}") from exc
-
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._db.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise LedgerError(f"ledger query failed: {exc}") from exc
-
-    # -- writes ---------------------------------------------------------------------------
-
-    def _change(
-        self,
-        db: sqlite3.Connection,
-        old: FileRecord | None,
-        new: FileRecord,
-        now: float,
-        reason: str,
-        extra: dict[str, Any] | None = None,
-    ) -> Transition:
-        """Write `new` over `old` and record the transition (caller holds the transaction)."""
-        check_transition(old.status if old else None, new.status)
-        fields = new.as_dict()
-        fields.update(extra or {})
-        names = list(fields)
-        if old is None:
-            db.execute(
-                f"INSERT INTO workflow_status ({', '.join(names)}) "
-                f"VALUES ({', '.join('?' for _ in names)})",
-                [fields[n] for n in names],
-            )
-        else:
-            sets = ", ".join(f"{n} = ?" for n in names if n not in ("bucket", "key"))
-            values = [fields[n] for n in names if n not in ("bucket", "key")]
-            db.execute(
-                f"UPDATE workflow_status SET {sets} WHERE bucket = ? AND key = ?",
-                [*values, new.bucket, new.key],
-            )
-        old_image = json.dumps(old.as_dict()) if old else None
-        cur = db.execute(
-            "INSERT INTO transitions (bucket, key, workflow, from_status, to_status, at, reason,"
-            " old_image, new_image) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                new.bucket,
-                new.key,
-                new.workflow,
-                old.status.value if old else None,
-                new.status.value,
-                now,
-                reason,
-                old_image,
-                json.dumps(new.as_dict()),
-            ),
-        )
-        return Transition(
-            id=int(cur.lastrowid or 0),
-            bucket=new.bucket,
-            key=new.key,
-            workflow=new.workflow,
-            old_status=old.status if old else None,
-            new_status=new.status,
-            at=now,
-            reason=reason,
-            old=old.as_dict() if old else None,
-            new=new.as_dict(),
-        )
 
     def sync_workflows(self, workflows: Sequence[Workflow]) -> None:
         with self._tx() as db:
@@ -191,16 +62,22 @@ class SqliteStatusStore:
             for obj, workflow in files:
                 keys.validate_key(obj.key)
                 row = db.execute(
-                    f"{_SELECT} WHERE bucket = ? AND key = ?", (bucket, obj.key)
+                    f"{SELECT} WHERE bucket = ? AND key = ?", (bucket, obj.key)
                 ).fetchone()
                 if row is None:
                     new = FileRecord(
-                        bucket, obj.key, workflow, keys.parent_prefix(obj.key), obj.size,
-                        obj.etag, obj.mtime, Status.TODO,
-                    )  # fmt: skip
-                    out.append(self._change(db, None, new, now, "registered", {"available_at": 0}))
+                        bucket,
+                        obj.key,
+                        workflow,
+                        keys.parent_prefix(obj.key),
+                        obj.size,
+                        obj.etag,
+                        obj.mtime,
+                        Status.TODO,
+                    )
+                    out.append(self.change(db, None, new, now, "registered", {"available_at": 0}))
                     continue
-                old = _record(row)
+                old = to_record(row)
                 if old.etag == obj.etag:
                     continue
                 if old.status in (Status.TODO, Status.PROCESSING):
@@ -212,22 +89,28 @@ class SqliteStatusStore:
                     )
                     continue
                 new = FileRecord(
-                    bucket, obj.key, workflow, keys.parent_prefix(obj.key), obj.size, obj.etag,
-                    obj.mtime, Status.TODO,
-                )  # fmt: skip
-                out.append(self._change(db, old, new, now, "re-uploaded", {"available_at": 0}))
+                    bucket,
+                    obj.key,
+                    workflow,
+                    keys.parent_prefix(obj.key),
+                    obj.size,
+                    obj.etag,
+                    obj.mtime,
+                    Status.TODO,
+                )
+                out.append(self.change(db, old, new, now, "re-uploaded", {"available_at": 0}))
         return out
 
     def claim(self, workflow: Workflow, now: float, owner: str) -> Batch | None:
         with self._tx() as db:
             rows = db.execute(
-                f"{_SELECT} WHERE status = 'TODO' AND workflow = ? AND available_at <= ?"
+                f"{SELECT} WHERE status = 'TODO' AND workflow = ? AND available_at <= ?"
                 " ORDER BY upload_time, key LIMIT ?",
                 (workflow.name, now, workflow.max_batch_files),
             ).fetchall()
             if not rows:
                 return None
-            records = [_record(r) for r in rows]
+            records = [to_record(r) for r in rows]
             backlog = Backlog(len(records), sum(r.size for r in records), records[0].upload_time)
             if readiness(workflow, backlog, now) is None:
                 return None
@@ -248,7 +131,7 @@ class SqliteStatusStore:
                     end_time=None,
                     error=None,
                 )
-                self._change(db, old, new, now, "claimed")
+                self.change(db, old, new, now, "claimed")
                 claimed.append(new)
             db.execute(
                 "INSERT INTO batches VALUES (?, ?, ?, ?, ?, 'RUNNING')",
@@ -276,31 +159,53 @@ class SqliteStatusStore:
         with self._tx() as db:
             for outcome in outcomes:
                 row = db.execute(
-                    f"{_SELECT} WHERE batch_id = ? AND key = ? AND status = 'PROCESSING'",
+                    f"{SELECT} WHERE batch_id = ? AND key = ? AND status = 'PROCESSING'",
                     (batch_id, outcome.key),
                 ).fetchone()
                 if row is None:
                     continue  # lease lost: another worker owns the file now
-                old = _record(row)
+                old = to_record(row)
                 if old.etag != outcome.etag:
-                    new = replace(old, status=Status.TODO, attempts=0, batch_id=None,
-                                   lease_until=None, error=None)  # fmt: skip
+                    new = replace(
+                        old,
+                        status=Status.TODO,
+                        attempts=0,
+                        batch_id=None,
+                        lease_until=None,
+                        error=None,
+                    )
                     extra = {"available_at": 0}
-                    out.append(self._change(db, old, new, now, "changed during processing", extra))
+                    out.append(self.change(db, old, new, now, "changed during processing", extra))
                 elif outcome.ok:
-                    new = replace(old, status=Status.DONE, lease_until=None, end_time=now,
-                                   error=None, output=outcome.output)  # fmt: skip
-                    out.append(self._change(db, old, new, now, "processed"))
+                    new = replace(
+                        old,
+                        status=Status.DONE,
+                        lease_until=None,
+                        end_time=now,
+                        error=None,
+                        output=outcome.output,
+                    )
+                    out.append(self.change(db, old, new, now, "processed"))
                 elif outcome.retryable and old.attempts < workflow.max_attempts:
                     delay = workflow.retry_backoff * 2 ** max(0, old.attempts - 1)
-                    new = replace(old, status=Status.TODO, batch_id=None, lease_until=None,
-                                   error=outcome.error)  # fmt: skip
+                    new = replace(
+                        old,
+                        status=Status.TODO,
+                        batch_id=None,
+                        lease_until=None,
+                        error=outcome.error,
+                    )
                     extra = {"available_at": now + delay}
-                    out.append(self._change(db, old, new, now, "retryable failure", extra))
+                    out.append(self.change(db, old, new, now, "retryable failure", extra))
                 else:
-                    new = replace(old, status=Status.FAILED, lease_until=None, end_time=now,
-                                   error=outcome.error)  # fmt: skip
-                    out.append(self._change(db, old, new, now, "failed"))
+                    new = replace(
+                        old,
+                        status=Status.FAILED,
+                        lease_until=None,
+                        end_time=now,
+                        error=outcome.error,
+                    )
+                    out.append(self.change(db, old, new, now, "failed"))
             self._close_batch_if_empty(db, batch_id, "FINISHED")
         return out
 
@@ -319,37 +224,55 @@ class SqliteStatusStore:
         out: list[Transition] = []
         with self._tx() as db:
             rows = db.execute(
-                f"{_SELECT} WHERE batch_id = ? AND status = 'PROCESSING'", (batch_id,)
+                f"{SELECT} WHERE batch_id = ? AND status = 'PROCESSING'", (batch_id,)
             ).fetchall()
-            for old in map(_record, rows):
-                new = replace(old, status=Status.TODO, attempts=max(0, old.attempts - 1),
-                               batch_id=None, lease_until=None)  # fmt: skip
-                out.append(self._change(db, old, new, now, reason, {"available_at": 0}))
+            for old in map(to_record, rows):
+                new = replace(
+                    old,
+                    status=Status.TODO,
+                    attempts=max(0, old.attempts - 1),
+                    batch_id=None,
+                    lease_until=None,
+                )
+                out.append(self.change(db, old, new, now, reason, {"available_at": 0}))
             self._close_batch_if_empty(db, batch_id, "RELEASED")
         return out
 
-    def reap(self, workflows: Sequence[Workflow], now: float) -> list[Transition]:
+    def reap(
+        self, workflows: Sequence[Workflow], now: float, dead_batches: Sequence[str] = ()
+    ) -> list[Transition]:
         limits = {w.name: w.max_attempts for w in workflows}
         out: list[Transition] = []
         with self._tx() as db:
             rows = db.execute(
-                f"{_SELECT} WHERE status = 'PROCESSING' AND lease_until < ?", (now,)
+                f"{SELECT} WHERE status = 'PROCESSING' AND lease_until < ?", (now,)
             ).fetchall()
+            for batch_id in dead_batches:
+                rows += db.execute(
+                    f"{SELECT} WHERE batch_id = ? AND status = 'PROCESSING' AND lease_until >= ?",
+                    (batch_id, now),
+                ).fetchall()
             batch_ids = set()
-            for old in map(_record, rows):
+            for old in map(to_record, rows):
                 batch_ids.add(old.batch_id)
                 if old.attempts >= limits.get(old.workflow, 3):
                     error = f"lease expired on attempt {old.attempts}; no attempts left"
-                    new = replace(old, status=Status.FAILED, lease_until=None, end_time=now,
-                                   error=error)  # fmt: skip
-                    out.append(self._change(db, old, new, now, "lease expired"))
+                    new = replace(
+                        old, status=Status.FAILED, lease_until=None, end_time=now, error=error
+                    )
+                    out.append(self.change(db, old, new, now, "lease expired"))
                 else:
-                    new = replace(old, status=Status.TODO, batch_id=None, lease_until=None,
-                                   error=f"lease expired on attempt {old.attempts}")  # fmt: skip
+                    new = replace(
+                        old,
+                        status=Status.TODO,
+                        batch_id=None,
+                        lease_until=None,
+                        error=f"lease expired on attempt {old.attempts}",
+                    )
                     extra = {"available_at": 0}
-                    out.append(self._change(db, old, new, now, "lease expired", extra))
-            for batch_id in batch_ids:
-                self._close_batch_if_empty(db, str(batch_id), "EXPIRED")
+                    out.append(self.change(db, old, new, now, "lease expired", extra))
+            for expired in batch_ids:
+                self._close_batch_if_empty(db, str(expired), "EXPIRED")
         return out
 
     def retry(self, bucket: str, keys: Sequence[str] | None, now: float) -> list[Transition]:
@@ -357,21 +280,28 @@ class SqliteStatusStore:
         with self._tx() as db:
             if keys is None:
                 rows = db.execute(
-                    f"{_SELECT} WHERE status = 'FAILED' AND bucket = ?", (bucket,)
+                    f"{SELECT} WHERE status = 'FAILED' AND bucket = ?", (bucket,)
                 ).fetchall()
             else:
                 rows = []
                 for key in keys:
                     row = db.execute(
-                        f"{_SELECT} WHERE bucket = ? AND key = ? AND status = 'FAILED'",
+                        f"{SELECT} WHERE bucket = ? AND key = ? AND status = 'FAILED'",
                         (bucket, key),
                     ).fetchone()
                     if row is not None:
                         rows.append(row)
-            for old in map(_record, rows):
-                new = replace(old, status=Status.TODO, attempts=0, batch_id=None,
-                               lease_until=None, start_time=None, end_time=None)  # fmt: skip
-                out.append(self._change(db, old, new, now, "retry requested", {"available_at": 0}))
+            for old in map(to_record, rows):
+                new = replace(
+                    old,
+                    status=Status.TODO,
+                    attempts=0,
+                    batch_id=None,
+                    lease_until=None,
+                    start_time=None,
+                    end_time=None,
+                )
+                out.append(self.change(db, old, new, now, "retry requested", {"available_at": 0}))
         return out
 
     def set_unrouted(self, files: Sequence[UnroutedFile]) -> None:
@@ -381,90 +311,3 @@ class SqliteStatusStore:
                 "INSERT OR REPLACE INTO unrouted VALUES (?, ?, ?, ?)",
                 [(f.key, f.size, f.seen_at, f.reason) for f in files],
             )
-
-    # -- reads ----------------------------------------------------------------------------
-
-    def active_batches(self) -> list[tuple[str, str, float]]:
-        rows = self._read(
-            "SELECT batch_id, owner, lease_until FROM batches WHERE state = 'RUNNING'"
-        )
-        return [(str(a), str(b), float(c)) for a, b, c in rows]
-
-    def backlog(self, workflow: str, now: float) -> Backlog:
-        (count, total, oldest), = self._read(
-            "SELECT count(*), coalesce(sum(size), 0), min(upload_time) FROM workflow_status"
-            " WHERE status = 'TODO' AND workflow = ? AND available_at <= ?",
-            (workflow, now),
-        )  # fmt: skip
-        return Backlog(int(count), int(total), oldest)
-
-    def get(self, bucket: str, key: str) -> FileRecord | None:
-        rows = self._read(f"{_SELECT} WHERE bucket = ? AND key = ?", (bucket, key))
-        return _record(rows[0]) if rows else None
-
-    def files(
-        self,
-        status: Status | None = None,
-        prefix: str | None = None,
-        workflow: str | None = None,
-        limit: int | None = None,
-    ) -> list[FileRecord]:
-        where, params = [], []
-        if status is not None:
-            where.append("status = ?")
-            params.append(status.value)
-        if prefix:
-            where.append("substr(key, 1, ?) = ?")
-            params += [len(prefix), prefix]
-        if workflow:
-            where.append("workflow = ?")
-            params.append(workflow)
-        sql = _SELECT + (f" WHERE {' AND '.join(where)}" if where else "")
-        sql += " ORDER BY upload_time, key"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return [_record(r) for r in self._read(sql, params)]
-
-    def counts(self) -> dict[Status, int]:
-        found = dict(self._read("SELECT status, count(*) FROM workflow_status GROUP BY status"))
-        return {s: int(found.get(s.value, 0)) for s in Status}
-
-    def stale(self, workflows: Sequence[Workflow], now: float) -> list[FileRecord]:
-        out: list[FileRecord] = []
-        for w in workflows:
-            rows = self._read(
-                f"{_SELECT} WHERE status = 'TODO' AND workflow = ? AND upload_time <= ?"
-                " ORDER BY upload_time",
-                (w.name, now - w.stale_after),
-            )
-            out += map(_record, rows)
-        return sorted(out, key=lambda r: r.upload_time)
-
-    def history(self, bucket: str, key: str) -> list[Transition]:
-        return self._transitions("WHERE bucket = ? AND key = ? ORDER BY id", (bucket, key))
-
-    def transitions_after(self, checkpoint: int, limit: int = 1000) -> list[Transition]:
-        return self._transitions("WHERE id > ? ORDER BY id LIMIT ?", (checkpoint, limit))
-
-    def _transitions(self, where: str, params: Sequence[Any]) -> list[Transition]:
-        rows = self._read(
-            "SELECT id, bucket, key, workflow, from_status, to_status, at, reason, old_image,"
-            f" new_image FROM transitions {where}",
-            params,
-        )
-        return [
-            Transition(
-                id=r[0], bucket=r[1], key=r[2], workflow=r[3],
-                old_status=Status(r[4]) if r[4] else None, new_status=Status(r[5]), at=r[6],
-                reason=r[7], old=json.loads(r[8]) if r[8] else None, new=json.loads(r[9]),
-            )  # fmt: skip
-            for r in rows
-        ]
-
-    def unrouted(self) -> list[UnroutedFile]:
-        rows = self._read("SELECT key, size, seen_at, reason FROM unrouted ORDER BY key")
-        return [UnroutedFile(*r) for r in rows]
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()

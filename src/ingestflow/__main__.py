@@ -1,0 +1,5 @@
+"""`python -m ingestflow` runs the CLI."""
+
+from ingestflow.entrypoints.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Engine adapters: where a batch runs."""

@@ -1,0 +1,65 @@
+"""Inspecting an input file before an engine reads it: compression, header, obvious corruption.
+
+These checks turn the common bad inputs (binary garbage, wrong encoding, empty file, missing
+columns) into terminal errors with a readable reason, before any engine-specific message.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingestflow.domain.errors import TerminalError
+
+GZIP_MAGIC = b"\x1f\x8b"
+_PROBE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CsvInput:
+    path: Path
+    compression: str  # "gzip" or "none"
+    header: tuple[str, ...]
+
+
+def inspect_csv(path: Path, delimiter: str = ",") -> CsvInput:
+    """Read the header of a (possibly gzipped) CSV file; TerminalError when it is not one.
+    OSError propagates unchanged (the caller decides it is transient)."""
+    with path.open("rb") as raw:
+        magic = raw.read(2)
+    compression = "gzip" if magic == GZIP_MAGIC else "none"
+    try:
+        if compression == "gzip":
+            with gzip.open(path, "rb") as stream:
+                probe = stream.read(_PROBE_BYTES)
+        else:
+            with path.open("rb") as stream:
+                probe = stream.read(_PROBE_BYTES)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise TerminalError(f"corrupt gzip data: {exc}") from None
+    if not probe.strip():
+        raise TerminalError("empty file: no header row")
+    if b"\x00" in probe:
+        raise TerminalError("binary content: the file is not CSV text (NUL bytes found)")
+    first_line = probe.split(b"\n", 1)[0].rstrip(b"\r")
+    if len(first_line) == len(probe) and len(probe) == _PROBE_BYTES:
+        raise TerminalError(f"no line break in the first {_PROBE_BYTES} bytes: not a CSV file")
+    try:
+        text = first_line.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TerminalError(
+            f"header is not UTF-8 text (byte {exc.start}): the file is not a UTF-8 CSV"
+        ) from None
+    header = tuple(next(csv.reader([text], delimiter=delimiter)))
+    header = tuple(h.strip() for h in header)
+    if not header or all(not h for h in header):
+        raise TerminalError("empty header row")
+    if any(not h for h in header):
+        raise TerminalError(f"header has an empty column name: {list(header)}")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise TerminalError(f"header repeats column names: {', '.join(dupes)}")
+    return CsvInput(path, compression, header)

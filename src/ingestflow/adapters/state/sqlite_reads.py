@@ -1,0 +1,89 @@
+"""Read side of the SQLite ledger: every query here uses an index (see sqlite_schema)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ingestflow.adapters.state.sqlite_db import SELECT, SqliteDb, to_record, to_transition
+from ingestflow.domain.batching import Backlog
+from ingestflow.domain.records import FileRecord, Transition, UnroutedFile
+from ingestflow.domain.status import Status
+from ingestflow.domain.workflow import Workflow
+
+
+class SqliteReads(SqliteDb):
+    def active_batches(self) -> list[tuple[str, str, float]]:
+        rows = self._read(
+            "SELECT batch_id, owner, lease_until FROM batches WHERE state = 'RUNNING'"
+        )
+        return [(str(a), str(b), float(c)) for a, b, c in rows]
+
+    def backlog(self, workflow: str, now: float) -> Backlog:
+        ((count, total, oldest),) = self._read(
+            "SELECT count(*), coalesce(sum(size), 0), min(upload_time) FROM workflow_status"
+            " WHERE status = 'TODO' AND workflow = ? AND available_at <= ?",
+            (workflow, now),
+        )
+        return Backlog(int(count), int(total), oldest)
+
+    def get(self, bucket: str, key: str) -> FileRecord | None:
+        rows = self._read(f"{SELECT} WHERE bucket = ? AND key = ?", (bucket, key))
+        return to_record(rows[0]) if rows else None
+
+    def files(
+        self,
+        status: Status | None = None,
+        prefix: str | None = None,
+        workflow: str | None = None,
+        limit: int | None = None,
+    ) -> list[FileRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status.value)
+        if prefix:
+            where.append("substr(key, 1, ?) = ?")
+            params += [len(prefix), prefix]
+        if workflow:
+            where.append("workflow = ?")
+            params.append(workflow)
+        sql = SELECT + (f" WHERE {' AND '.join(where)}" if where else "")
+        sql += " ORDER BY upload_time, key"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [to_record(r) for r in self._read(sql, params)]
+
+    def counts(self) -> dict[Status, int]:
+        found = dict(self._read("SELECT status, count(*) FROM workflow_status GROUP BY status"))
+        return {s: int(found.get(s.value, 0)) for s in Status}
+
+    def stale(self, workflows: Sequence[Workflow], now: float) -> list[FileRecord]:
+        out: list[FileRecord] = []
+        for w in workflows:
+            rows = self._read(
+                f"{SELECT} WHERE status = 'TODO' AND workflow = ? AND upload_time <= ?"
+                " ORDER BY upload_time",
+                (w.name, now - w.stale_after),
+            )
+            out += map(to_record, rows)
+        return sorted(out, key=lambda r: r.upload_time)
+
+    def history(self, bucket: str, key: str) -> list[Transition]:
+        return self._transitions("WHERE bucket = ? AND key = ? ORDER BY id", (bucket, key))
+
+    def transitions_after(self, checkpoint: int, limit: int = 1000) -> list[Transition]:
+        return self._transitions("WHERE id > ? ORDER BY id LIMIT ?", (checkpoint, limit))
+
+    def _transitions(self, where: str, params: Sequence[Any]) -> list[Transition]:
+        rows = self._read(
+            "SELECT id, bucket, key, workflow, from_status, to_status, at, reason, old_image,"
+            f" new_image FROM transitions {where}",
+            params,
+        )
+        return [to_transition(r) for r in rows]
+
+    def unrouted(self) -> list[UnroutedFile]:
+        rows = self._read("SELECT key, size, seen_at, reason FROM unrouted ORDER BY key")
+        return [UnroutedFile(*r) for r in rows]

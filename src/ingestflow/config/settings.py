@@ -1,0 +1,34 @@
+"""Settings: the typed, frozen result of reading the configuration once at the edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingestflow.domain.transform import TransformSpec
+from ingestflow.domain.workflow import Workflow
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: Path | None
+    env: str | None
+    landing_path: Path
+    landing_bucket: str
+    settle: float
+    watch: bool
+    output_path: Path
+    ledger_url: str
+    ledger_path: Path
+    schedule_interval: float
+    engine: str
+    engine_threads: int | None
+    engine_memory_limit: str | None
+    workflows: tuple[Workflow, ...]
+    transforms: dict[str, TransformSpec] = field(default_factory=dict)
+
+    def workflow(self, name: str) -> Workflow | None:
+        return next((w for w in self.workflows if w.name == name), None)
+
+    def spec_for(self, workflow: Workflow) -> TransformSpec:
+        return self.transforms[workflow.transform].with_options(workflow.options)

@@ -1,0 +1,1 @@
+"""Entry points: thin adapters from the outside world to services."""

@@ -1,0 +1,1 @@
+"""The `ingestflow` command line."""

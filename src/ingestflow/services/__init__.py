@@ -1,0 +1,1 @@
+"""Use cases. Each takes ports as arguments; none builds an adapter."""

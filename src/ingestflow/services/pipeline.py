@@ -1,0 +1,166 @@
+"""The embedded pipeline loop: discovery, scheduling, execution, reaping."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ingestflow.domain.batching import readiness
+from ingestflow.domain.records import Batch, FileOutcome
+from ingestflow.domain.status import Status
+from ingestflow.domain.transform import TransformSpec
+from ingestflow.domain.workflow import Workflow
+from ingestflow.ports import Engine, EventSource, StatusStore
+from ingestflow.services.discovery import Discovery
+from ingestflow.services.execution import BatchResult, Clock, execute_batch
+from ingestflow.services.reaper import reap
+
+
+@dataclass
+class RunSummary:
+    registered: int = 0
+    batches: int = 0
+    done: int = 0
+    failed: int = 0
+    retried: int = 0
+    unrouted: int = 0
+    results: list[BatchResult] = field(default_factory=list)
+
+    def add(self, result: BatchResult) -> None:
+        self.batches += 1
+        self.done += result.count(Status.DONE)
+        self.failed += result.count(Status.FAILED)
+        self.retried += sum(
+            1
+            for t in result.transitions
+            if t.new_status is Status.TODO and t.reason == "retryable failure"
+        )
+        self.results.append(result)
+
+
+class Pipeline:
+    """Wires the ports together. Built by `ingestflow.bootstrap`; holds no adapter knowledge."""
+
+    def __init__(
+        self,
+        store: StatusStore,
+        discovery: Discovery,
+        engine: Engine,
+        workflows: Sequence[Workflow],
+        specs: Mapping[str, TransformSpec],
+        owner: str,
+        schedule_interval: float = 1.0,
+        events: EventSource | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self.store = store
+        self.discovery = discovery
+        self.engine = engine
+        self.workflows = tuple(workflows)
+        self.specs = dict(specs)
+        self.owner = owner
+        self.schedule_interval = schedule_interval
+        self.events = events
+        self.clock = clock
+        self.stop_event = threading.Event()
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def claim_next(self) -> Batch | None:
+        """Claim one ready batch, taking workflows in turn so none starves."""
+        for workflow in self.workflows:
+            batch = self.store.claim(workflow, self.clock(), self.owner)
+            if batch is not None:
+                # Rotate so the next claim starts with the following workflow.
+                i = self.workflows.index(workflow)
+                self.workflows = self.workflows[i + 1 :] + self.workflows[: i + 1]
+                return batch
+        return None
+
+    def run_ready_batches(
+        self, summary: RunSummary, on_file: Callable[[FileOutcome], None] | None = None
+    ) -> None:
+        while not self.stop_event.is_set():
+            batch = self.claim_next()
+            if batch is None:
+                return
+            workflow = next(w for w in self.workflows if w.name == batch.workflow)
+            result = execute_batch(
+                self.store,
+                self.engine,
+                workflow,
+                self.specs[workflow.name],
+                batch,
+                self.clock,
+                self.stop_event,
+                on_file,
+            )
+            summary.add(result)
+
+    def next_deadline(self) -> float | None:
+        """When the earliest partial batch becomes ready by age (max_wait), if any waits."""
+        now = self.clock()
+        deadlines = []
+        for w in self.workflows:
+            backlog = self.store.backlog(w.name, now)
+            if backlog.oldest_upload_time is not None:
+                if readiness(w, backlog, now) is not None:
+                    return now
+                deadlines.append(backlog.oldest_upload_time + w.max_wait)
+        return min(deadlines) if deadlines else None
+
+    # -- modes ----------------------------------------------------------------------------
+
+    def run_once(
+        self,
+        on_file: Callable[[FileOutcome], None] | None = None,
+        settle_wait: bool = True,
+    ) -> RunSummary:
+        """Register what is in the landing area, run every batch that is ready, return."""
+        summary = RunSummary()
+        reap(self.store, self.workflows, self.clock())
+        listing = self.discovery.reconcile(self.clock())
+        summary.registered += len(listing.registered)
+        # Files modified moments ago may still be being written: wait until they settle.
+        rounds = 0
+        while settle_wait and listing.unsettled and rounds < 20 and not self.stop_event.is_set():
+            time.sleep(min(self.discovery.settle, 1.0))
+            listing = self.discovery.reconcile(self.clock())
+            summary.registered += len(listing.registered)
+            rounds += 1
+        summary.unrouted = len(listing.unrouted)
+        self.run_ready_batches(summary, on_file)
+        return summary
+
+    def run_forever(self, on_file: Callable[[FileOutcome], None] | None = None) -> RunSummary:
+        """Run until `stop_event` is set (SIGINT/SIGTERM)."""
+        summary = RunSummary()
+        if self.events is not None:
+            self.events.start()
+        try:
+            next_listing = 0.0
+            while not self.stop_event.is_set():
+                now = self.clock()
+                if now >= next_listing:
+                    reap(self.store, self.workflows, now)
+                    listing = self.discovery.reconcile(now)
+                    summary.registered += len(listing.registered)
+                    summary.unrouted = len(listing.unrouted)
+                    next_listing = now + self.schedule_interval
+                self.run_ready_batches(summary, on_file)
+                deadline = self.next_deadline()
+                wake = next_listing if deadline is None else min(next_listing, deadline)
+                timeout = max(0.0, min(wake - self.clock(), self.schedule_interval))
+                if self.events is not None:
+                    announced = self.events.drain(timeout)
+                    if announced:
+                        found = self.discovery.register_keys(announced, self.clock())
+                        summary.registered += len(found.registered)
+                else:
+                    self.stop_event.wait(timeout)
+        finally:
+            if self.events is not None:
+                self.events.stop()
+        return summary
