@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from ingestflow.domain.status import Status
@@ -39,9 +39,13 @@ class FileRecord:
     output: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """Plain values (status as its string); the image stored with transitions."""
+        data = {name: getattr(self, name) for name in _RECORD_FIELDS}
         data["status"] = self.status.value
         return data
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(FileRecord))
 
 
 @dataclass(frozen=True, slots=True)

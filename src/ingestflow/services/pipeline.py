@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +17,8 @@ from ingestflow.ports import Engine, EventSource, StatusStore
 from ingestflow.services.discovery import Discovery
 from ingestflow.services.execution import BatchResult, Clock, execute_batch
 from ingestflow.services.reaper import reap
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -87,6 +90,7 @@ class Pipeline:
             if batch is None:
                 return
             workflow = next(w for w in self.workflows if w.name == batch.workflow)
+            started = time.perf_counter()
             result = execute_batch(
                 self.store,
                 self.engine,
@@ -98,6 +102,11 @@ class Pipeline:
                 on_file,
             )
             summary.add(result)
+            log.info(
+                "batch %s %s: %d file(s), %d done, %d failed, %d released in %.2fs",
+                batch.batch_id[:12], workflow.name, len(batch.files), result.count(Status.DONE),
+                result.count(Status.FAILED), result.released, time.perf_counter() - started,
+            )  # fmt: skip
 
     def next_deadline(self) -> float | None:
         """When the earliest partial batch becomes ready by age (max_wait), if any waits."""

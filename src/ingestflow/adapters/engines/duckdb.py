@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from ingestflow.adapters.engines import duckdb_sql as sql
+from ingestflow.adapters.engines.duckdb_group import convert_group
 from ingestflow.adapters.engines.inputs import CsvInput, inspect_csv
 from ingestflow.domain.errors import FileProcessingError, TerminalError, TransientError
 from ingestflow.domain.records import FileOutcome, FileRecord
@@ -37,6 +38,10 @@ def output_path(output_root: Path, workflow: str, key: str) -> Path:
     return output_root / workflow / f"{key}.parquet"
 
 
+def _failed(record: FileRecord, exc: FileProcessingError) -> FileOutcome:
+    return FileOutcome.failed(record.key, record.etag, str(exc), retryable=exc.retryable)
+
+
 def _short(message: str, limit: int = 400) -> str:
     text = " ".join(message.strip().splitlines()[:3])
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -52,10 +57,14 @@ class DuckDBEngine:
         threads: int | None = None,
         memory_limit: str | None = None,
         compression: str = "zstd",
+        small_file_bytes: int = 4 * 1024 * 1024,
+        group_files: int = 500,
     ) -> None:
         self.landing_root = Path(landing_root)
         self.output_root = Path(output_root)
         self.compression = compression
+        self.small_file_bytes = small_file_bytes
+        self.group_files = group_files
         self._tmp = self.output_root / TMP_DIR
         # Leftovers of a crashed run are never outputs; clear them.
         shutil.rmtree(self._tmp, ignore_errors=True)
@@ -66,25 +75,42 @@ class DuckDBEngine:
         if memory_limit:
             config["memory_limit"] = memory_limit
         self._con = duckdb.connect(":memory:", config=config)
+        self._con.execute("SET enable_progress_bar = false")
 
     def run(
         self, workflow: str, files: Sequence[FileRecord], spec: TransformSpec
     ) -> Iterator[FileOutcome]:
+        """Small files with the same header go through one multi-file query (per-file query
+        overhead dominates them); large files, and any group whose query fails, go one by one
+        so a bad file fails alone with its own reason."""
+        groups: dict[tuple[tuple[str, ...], str], list[tuple[FileRecord, CsvInput]]] = {}
         for record in files:
-            yield self.process_file(workflow, record, spec)
+            try:
+                csv_input = self._inspect(record.key, spec)
+            except FileProcessingError as exc:
+                yield _failed(record, exc)
+                continue
+            if record.size > self.small_file_bytes:
+                yield self._single(workflow, record, csv_input, spec)
+            else:
+                groups.setdefault((csv_input.header, csv_input.compression), []).append(
+                    (record, csv_input)
+                )
+        for members in groups.values():
+            for start in range(0, len(members), self.group_files):
+                yield from self._group(workflow, members[start : start + self.group_files], spec)
 
     def process_file(self, workflow: str, record: FileRecord, spec: TransformSpec) -> FileOutcome:
+        """Convert one file on its own."""
         try:
-            target, rows = self._convert(workflow, record.key, spec)
+            csv_input = self._inspect(record.key, spec)
         except FileProcessingError as exc:
-            return FileOutcome.failed(record.key, record.etag, str(exc), retryable=exc.retryable)
-        return FileOutcome.done(record.key, record.etag, str(target), rows)
+            return _failed(record, exc)
+        return self._single(workflow, record, csv_input, spec)
 
-    def _convert(self, workflow: str, key: str, spec: TransformSpec) -> tuple[Path, int]:
-        source_path = self.landing_root / key
-        delimiter = spec.delimiter
+    def _inspect(self, key: str, spec: TransformSpec) -> CsvInput:
         try:
-            csv_input = inspect_csv(source_path, delimiter)
+            csv_input = inspect_csv(self.landing_root / key, spec.delimiter)
         except FileNotFoundError:
             raise TerminalError(f"input file is gone: {key}") from None
         except OSError as exc:
@@ -95,12 +121,59 @@ class DuckDBEngine:
                 f"missing required column(s) {', '.join(missing)}; "
                 f"header has: {', '.join(csv_input.header)}"
             )
-        source = sql.read_csv_sql(
-            str(source_path), csv_input.header, csv_input.compression, delimiter
-        )
+        return csv_input
+
+    def _group(
+        self, workflow: str, members: list[tuple[FileRecord, CsvInput]], spec: TransformSpec
+    ) -> Iterator[FileOutcome]:
+        """One query for the whole group; when it fails, split it in halves (a bad file costs
+        a few extra queries, not one query per file) down to single files."""
+        if len(members) < 4:
+            for record, csv_input in members:
+                yield self._single(workflow, record, csv_input, spec)
+            return
+        tmp_dir = self._tmp / uuid.uuid4().hex
+        try:
+            written = convert_group(self._con, [c for _, c in members], spec, tmp_dir)
+        except duckdb.Error:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+            half = len(members) // 2
+            yield from self._group(workflow, members[:half], spec)
+            yield from self._group(workflow, members[half:], spec)
+            return
+        for i, (record, csv_input) in enumerate(members):
+            if i not in written:
+                yield self._single(workflow, record, csv_input, spec)
+                continue
+            part, rows = written[i]
+            target = output_path(self.output_root, workflow, record.key)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(part, target)
+            except OSError as exc:
+                yield _failed(record, TransientError(f"cannot write output: {exc}"))
+                continue
+            yield FileOutcome.done(record.key, record.etag, str(target), rows)
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+    def _single(
+        self, workflow: str, record: FileRecord, csv_input: CsvInput, spec: TransformSpec
+    ) -> FileOutcome:
+        try:
+            target, rows = self._convert(workflow, record.key, csv_input, spec)
+        except FileProcessingError as exc:
+            return _failed(record, exc)
+        return FileOutcome.done(record.key, record.etag, str(target), rows)
+
+    def _convert(
+        self, workflow: str, key: str, csv_input: CsvInput, spec: TransformSpec
+    ) -> tuple[Path, int]:
+        path, header, compression = str(csv_input.path), csv_input.header, csv_input.compression
+        types = sql.reader_types(spec, header)
+        source = sql.read_csv_sql(path, header, compression, spec.delimiter, types)
         target = output_path(self.output_root, workflow, key)
         tmp = self._tmp / f"{uuid.uuid4().hex}.parquet.tmp"
-        query = sql.select_sql(spec, source, csv_input.header)
+        query = sql.select_sql(spec, source, header)
         try:
             result = self._con.execute(
                 f"COPY ({query}) TO {sql.literal(str(tmp))} "
@@ -111,7 +184,8 @@ class DuckDBEngine:
             os.replace(tmp, target)
         except _TERMINAL_DUCKDB as exc:
             tmp.unlink(missing_ok=True)
-            raise TerminalError(self._diagnose(spec, source, csv_input, exc)) from None
+            text_source = sql.read_csv_sql(path, header, compression, spec.delimiter)
+            raise TerminalError(self._diagnose(spec, text_source, csv_input, exc)) from None
         except (duckdb.IOException, OSError) as exc:
             tmp.unlink(missing_ok=True)
             raise TransientError(f"I/O error: {_short(str(exc))}") from None

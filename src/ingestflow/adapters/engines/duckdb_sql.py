@@ -24,13 +24,39 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def read_csv_sql(path: str, header: tuple[str, ...], compression: str, delimiter: str) -> str:
-    """A strict reader: every column VARCHAR (no type sniffing), casts happen in SQL."""
-    columns = ", ".join(f"{literal(h)}: 'VARCHAR'" for h in header)
+# Types the CSV reader parses itself (faster than text + CAST); others are read as text.
+_READER_TYPES = {"double", "float", "bigint", "integer", "boolean"}
+
+
+def reader_types(spec: TransformSpec, header: tuple[str, ...]) -> dict[str, str]:
+    """Column -> SQL type for the CSV reader: numeric/boolean rules typed, the rest VARCHAR."""
+    by_source = {c.source: c for c in spec.columns}
+    types = {}
+    for name in header:
+        rule = by_source.get(name)
+        typed = rule is not None and rule.type in _READER_TYPES
+        types[name] = _SQL_TYPES[rule.type] if typed and rule else "VARCHAR"
+    return types
+
+
+def read_csv_sql(
+    path: str | list[str],
+    header: tuple[str, ...],
+    compression: str,
+    delimiter: str,
+    types: dict[str, str] | None = None,
+    filename: str | None = None,
+) -> str:
+    """A strict reader with explicit columns (no type sniffing: it costs milliseconds per small
+    file and guesses wrong on odd files). Columns not in `types` are read as VARCHAR."""
+    types = types or {}
+    columns = ", ".join(f"{literal(h)}: {literal(types.get(h, 'VARCHAR'))}" for h in header)
+    paths = literal(path) if isinstance(path, str) else "[" + ", ".join(map(literal, path)) + "]"
     return (
-        f"read_csv({literal(path)}, header = true, auto_detect = false, "
+        f"read_csv({paths}, header = true, auto_detect = false, "
         f"columns = {{{columns}}}, delim = {literal(delimiter)}, quote = '\"', escape = '\"', "
-        f"compression = {literal(compression)})"
+        f"compression = {literal(compression)}"
+        + (f", filename = {literal(filename)})" if filename else ")")
     )
 
 
@@ -38,11 +64,12 @@ def formats_sql(rule: ColumnRule) -> str:
     return "[" + ", ".join(literal(f) for f in rule.parse_formats()) + "]"
 
 
-def cast_sql(rule: ColumnRule, *, strict: bool) -> str:
+def cast_sql(rule: ColumnRule, *, strict: bool, typed: bool = False) -> str:
     """Expression converting text column `rule.source` to `rule.type`. Strict casts raise on a
-    bad value (fast path); non-strict ones give NULL (used to locate the bad value)."""
+    bad value (fast path); non-strict ones give NULL (used to locate the bad value). With
+    `typed`, the reader already parsed numeric/boolean columns."""
     col = ident(rule.source)
-    if rule.type == "varchar":
+    if rule.type == "varchar" or (typed and rule.type in _READER_TYPES):
         return col
     value = f"NULLIF(trim({col}), '')"
     if rule.type in ("timestamp", "date"):
@@ -53,16 +80,20 @@ def cast_sql(rule: ColumnRule, *, strict: bool) -> str:
     return f"{cast}({value} AS {_SQL_TYPES[rule.type]})"
 
 
-def select_sql(spec: TransformSpec, source: str, header: tuple[str, ...]) -> str:
-    """SELECT producing the output columns of `spec` from `source` (a read_csv call)."""
+def select_sql(
+    spec: TransformSpec, source: str, header: tuple[str, ...], extra: tuple[str, ...] = ()
+) -> str:
+    """SELECT producing the output columns of `spec` from `source`, a read_csv call typed with
+    `reader_types` (plus `extra` columns passed through, e.g. the reader's filename)."""
     by_source = {c.source: c for c in spec.columns}
     items: list[str] = []
     for name in header:
         rule = by_source.get(name)
         if rule is not None:
-            items.append(f"{cast_sql(rule, strict=True)} AS {ident(rule.target)}")
+            items.append(f"{cast_sql(rule, strict=True, typed=True)} AS {ident(rule.target)}")
         elif name not in spec.drop and spec.keep_others:
             items.append(ident(name))
+    items += [ident(e) for e in extra]
     inner = f"SELECT {', '.join(items)} FROM {source}"
     if not spec.derived:
         return inner
