@@ -67,7 +67,8 @@ class StatusStore(Protocol):
         """(batch_id, owner, lease_until) of batches that still hold PROCESSING files."""
 
     def backlog(self, workflow: str, now: float) -> Backlog:
-        """TODO files of a workflow that are eligible now."""
+        """Every TODO file of a workflow (including retries still in their backoff): count,
+        bytes and the oldest upload time. Cheap at any ledger size."""
 
     def get(self, bucket: str, key: str) -> FileRecord | None: ...
 
@@ -83,8 +84,10 @@ class StatusStore(Protocol):
     def counts(self) -> dict[Status, int]:
         """Number of files per status; every status present."""
 
-    def stale(self, workflows: Sequence[Workflow], now: float) -> list[FileRecord]:
-        """TODO files older than their workflow's `stale_after`, oldest first."""
+    def stale(
+        self, workflows: Sequence[Workflow], now: float, limit: int = 1000
+    ) -> list[FileRecord]:
+        """At most `limit` TODO files older than their workflow's `stale_after`, oldest first."""
 
     def history(self, bucket: str, key: str) -> list[Transition]:
         """Transitions of one file, oldest first."""

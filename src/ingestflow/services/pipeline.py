@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ingestflow.domain.batching import readiness
 from ingestflow.domain.records import Batch, FileOutcome
 from ingestflow.domain.status import Status
 from ingestflow.domain.transform import TransformSpec
@@ -104,20 +103,25 @@ class Pipeline:
             summary.add(result)
             log.info(
                 "batch %s %s: %d file(s), %d done, %d failed, %d released in %.2fs",
-                batch.batch_id[:12], workflow.name, len(batch.files), result.count(Status.DONE),
-                result.count(Status.FAILED), result.released, time.perf_counter() - started,
-            )  # fmt: skip
+                batch.batch_id[:12],
+                workflow.name,
+                len(batch.files),
+                result.count(Status.DONE),
+                result.count(Status.FAILED),
+                result.released,
+                time.perf_counter() - started,
+            )
 
     def next_deadline(self) -> float | None:
-        """When the earliest partial batch becomes ready by age (max_wait), if any waits."""
+        """When the earliest partial batch becomes ready by age (max_wait), if one will.
+        Deadlines already past are left to the regular tick: those files could not be claimed
+        just now (e.g. retries in backoff), so waking at once would spin."""
         now = self.clock()
         deadlines = []
         for w in self.workflows:
-            backlog = self.store.backlog(w.name, now)
-            if backlog.oldest_upload_time is not None:
-                if readiness(w, backlog, now) is not None:
-                    return now
-                deadlines.append(backlog.oldest_upload_time + w.max_wait)
+            oldest = self.store.backlog(w.name, now).oldest_upload_time
+            if oldest is not None and oldest + w.max_wait > now:
+                deadlines.append(oldest + w.max_wait)
         return min(deadlines) if deadlines else None
 
     # -- modes ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ingestflow.adapters.state.sqlite_db import SELECT, to_record
+from ingestflow.adapters.state.sqlite_db import SELECT, Change, CounterDeltas, to_record
 from ingestflow.adapters.state.sqlite_reads import SqliteReads
 from ingestflow.domain import keys
 from ingestflow.domain.batching import Backlog, readiness, take_within_limits
@@ -57,55 +57,68 @@ class SqliteStatusStore(SqliteReads):
     def register(
         self, bucket: str, files: Sequence[tuple[ObjectInfo, str]], now: float
     ) -> list[Transition]:
+        for obj, _ in files:
+            keys.validate_key(obj.key)
         out: list[Transition] = []
         with self._tx() as db:
-            for obj, workflow in files:
-                keys.validate_key(obj.key)
-                row = db.execute(
-                    f"{SELECT} WHERE bucket = ? AND key = ?", (bucket, obj.key)
-                ).fetchone()
-                if row is None:
-                    new = FileRecord(
-                        bucket,
-                        obj.key,
-                        workflow,
-                        keys.parent_prefix(obj.key),
-                        obj.size,
-                        obj.etag,
-                        obj.mtime,
-                        Status.TODO,
-                    )
-                    out.append(self.change(db, None, new, now, "registered", {"available_at": 0}))
-                    continue
-                old = to_record(row)
-                if old.etag == obj.etag:
-                    continue
-                if old.status in (Status.TODO, Status.PROCESSING):
-                    # Same status: update in place; a PROCESSING file is re-queued at finish.
-                    db.execute(
-                        "UPDATE workflow_status SET size = ?, etag = ?, upload_time = ?,"
-                        " workflow = ? WHERE bucket = ? AND key = ?",
-                        (obj.size, obj.etag, obj.mtime, workflow, bucket, obj.key),
-                    )
-                    continue
-                new = FileRecord(
-                    bucket,
-                    obj.key,
-                    workflow,
-                    keys.parent_prefix(obj.key),
-                    obj.size,
-                    obj.etag,
-                    obj.mtime,
-                    Status.TODO,
-                )
-                out.append(self.change(db, old, new, now, "re-uploaded", {"available_at": 0}))
+            for start in range(0, len(files), 500):
+                chunk = files[start : start + 500]
+                out += self._register_chunk(db, bucket, chunk, now)
         return out
+
+    def _register_chunk(
+        self,
+        db: sqlite3.Connection,
+        bucket: str,
+        files: Sequence[tuple[ObjectInfo, str]],
+        now: float,
+    ) -> list[Transition]:
+        marks = ", ".join("?" for _ in files)
+        rows = db.execute(
+            f"{SELECT} WHERE bucket = ? AND key IN ({marks})", [bucket, *(o.key for o, _ in files)]
+        ).fetchall()
+        existing = {r[1]: to_record(r) for r in rows}
+        changes: list[Change] = []
+        in_place = CounterDeltas()
+        seen: set[str] = set()
+        for obj, workflow in files:
+            if obj.key in seen:
+                continue  # the same key twice in one call: the first one wins
+            seen.add(obj.key)
+            new = FileRecord(
+                bucket,
+                obj.key,
+                workflow,
+                keys.parent_prefix(obj.key),
+                obj.size,
+                obj.etag,
+                obj.mtime,
+                Status.TODO,
+            )
+            old = existing.get(obj.key)
+            if old is None:
+                changes.append(Change(None, new, "registered", {"available_at": 0}))
+            elif old.etag == obj.etag:
+                continue
+            elif old.status in (Status.TODO, Status.PROCESSING):
+                # Same status: update in place; a PROCESSING file is re-queued at finish.
+                db.execute(
+                    "UPDATE workflow_status SET size = ?, etag = ?, upload_time = ?,"
+                    " workflow = ? WHERE bucket = ? AND key = ?",
+                    (obj.size, obj.etag, obj.mtime, workflow, bucket, obj.key),
+                )
+                in_place.remove(old)
+                in_place.add(replace(old, size=obj.size, workflow=workflow))
+            else:
+                changes.append(Change(old, new, "re-uploaded", {"available_at": 0}))
+        in_place.write(db)
+        return self.apply(db, changes, now)
 
     def claim(self, workflow: Workflow, now: float, owner: str) -> Batch | None:
         with self._tx() as db:
             rows = db.execute(
                 f"{SELECT} WHERE status = 'TODO' AND workflow = ? AND available_at <= ?"
-                " ORDER BY upload_time, key LIMIT ?",
+                " ORDER BY upload_time LIMIT ?",
                 (workflow.name, now, workflow.max_batch_files),
             ).fetchall()
             if not rows:
@@ -119,7 +132,7 @@ class SqliteStatusStore(SqliteReads):
             )
             batch_id = uuid.uuid4().hex
             lease_until = now + workflow.lease
-            claimed = []
+            changes = []
             for old in chosen:
                 new = replace(
                     old,
@@ -131,13 +144,13 @@ class SqliteStatusStore(SqliteReads):
                     end_time=None,
                     error=None,
                 )
-                self.change(db, old, new, now, "claimed")
-                claimed.append(new)
+                changes.append(Change(old, new, "claimed"))
+            self.apply(db, changes, now)
             db.execute(
                 "INSERT INTO batches VALUES (?, ?, ?, ?, ?, 'RUNNING')",
                 (batch_id, workflow.name, owner, now, lease_until),
             )
-        return Batch(batch_id, workflow.name, tuple(claimed), lease_until)
+        return Batch(batch_id, workflow.name, tuple(c.new for c in changes), lease_until)
 
     def renew(self, batch_id: str, lease_until: float) -> bool:
         with self._tx() as db:
@@ -155,7 +168,7 @@ class SqliteStatusStore(SqliteReads):
     def finish(
         self, workflow: Workflow, batch_id: str, outcomes: Sequence[FileOutcome], now: float
     ) -> list[Transition]:
-        out: list[Transition] = []
+        changes: list[Change] = []
         with self._tx() as db:
             for outcome in outcomes:
                 row = db.execute(
@@ -175,7 +188,7 @@ class SqliteStatusStore(SqliteReads):
                         error=None,
                     )
                     extra = {"available_at": 0}
-                    out.append(self.change(db, old, new, now, "changed during processing", extra))
+                    changes.append(Change(old, new, "changed during processing", extra))
                 elif outcome.ok:
                     new = replace(
                         old,
@@ -185,7 +198,7 @@ class SqliteStatusStore(SqliteReads):
                         error=None,
                         output=outcome.output,
                     )
-                    out.append(self.change(db, old, new, now, "processed"))
+                    changes.append(Change(old, new, "processed"))
                 elif outcome.retryable and old.attempts < workflow.max_attempts:
                     delay = workflow.retry_backoff * 2 ** max(0, old.attempts - 1)
                     new = replace(
@@ -196,7 +209,7 @@ class SqliteStatusStore(SqliteReads):
                         error=outcome.error,
                     )
                     extra = {"available_at": now + delay}
-                    out.append(self.change(db, old, new, now, "retryable failure", extra))
+                    changes.append(Change(old, new, "retryable failure", extra))
                 else:
                     new = replace(
                         old,
@@ -205,7 +218,8 @@ class SqliteStatusStore(SqliteReads):
                         end_time=now,
                         error=outcome.error,
                     )
-                    out.append(self.change(db, old, new, now, "failed"))
+                    changes.append(Change(old, new, "failed"))
+            out = self.apply(db, changes, now)
             self._close_batch_if_empty(db, batch_id, "FINISHED")
         return out
 
@@ -221,7 +235,7 @@ class SqliteStatusStore(SqliteReads):
             )
 
     def release_batch(self, batch_id: str, now: float, reason: str) -> list[Transition]:
-        out: list[Transition] = []
+        changes: list[Change] = []
         with self._tx() as db:
             rows = db.execute(
                 f"{SELECT} WHERE batch_id = ? AND status = 'PROCESSING'", (batch_id,)
@@ -234,7 +248,8 @@ class SqliteStatusStore(SqliteReads):
                     batch_id=None,
                     lease_until=None,
                 )
-                out.append(self.change(db, old, new, now, reason, {"available_at": 0}))
+                changes.append(Change(old, new, reason, {"available_at": 0}))
+            out = self.apply(db, changes, now)
             self._close_batch_if_empty(db, batch_id, "RELEASED")
         return out
 
@@ -242,7 +257,7 @@ class SqliteStatusStore(SqliteReads):
         self, workflows: Sequence[Workflow], now: float, dead_batches: Sequence[str] = ()
     ) -> list[Transition]:
         limits = {w.name: w.max_attempts for w in workflows}
-        out: list[Transition] = []
+        changes: list[Change] = []
         with self._tx() as db:
             rows = db.execute(
                 f"{SELECT} WHERE status = 'PROCESSING' AND lease_until < ?", (now,)
@@ -260,7 +275,7 @@ class SqliteStatusStore(SqliteReads):
                     new = replace(
                         old, status=Status.FAILED, lease_until=None, end_time=now, error=error
                     )
-                    out.append(self.change(db, old, new, now, "lease expired"))
+                    changes.append(Change(old, new, "lease expired"))
                 else:
                     new = replace(
                         old,
@@ -270,13 +285,14 @@ class SqliteStatusStore(SqliteReads):
                         error=f"lease expired on attempt {old.attempts}",
                     )
                     extra = {"available_at": 0}
-                    out.append(self.change(db, old, new, now, "lease expired", extra))
+                    changes.append(Change(old, new, "lease expired", extra))
+            out = self.apply(db, changes, now)
             for expired in batch_ids:
                 self._close_batch_if_empty(db, str(expired), "EXPIRED")
         return out
 
     def retry(self, bucket: str, keys: Sequence[str] | None, now: float) -> list[Transition]:
-        out: list[Transition] = []
+        changes: list[Change] = []
         with self._tx() as db:
             if keys is None:
                 rows = db.execute(
@@ -301,8 +317,8 @@ class SqliteStatusStore(SqliteReads):
                     start_time=None,
                     end_time=None,
                 )
-                out.append(self.change(db, old, new, now, "retry requested", {"available_at": 0}))
-        return out
+                changes.append(Change(old, new, "retry requested", {"available_at": 0}))
+            return self.apply(db, changes, now)
 
     def set_unrouted(self, files: Sequence[UnroutedFile]) -> None:
         with self._tx() as db:

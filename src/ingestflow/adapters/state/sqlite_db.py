@@ -11,15 +11,51 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingestflow.adapters.state.sqlite_schema import DDL, RECORD_COLUMNS
+from ingestflow.adapters.state.sqlite_schema import DDL, REBUILD_COUNTS, RECORD_COLUMNS
 from ingestflow.domain.errors import LedgerError
 from ingestflow.domain.records import FileRecord, Transition
 from ingestflow.domain.status import Status, check_transition
 
 SELECT = f"SELECT {RECORD_COLUMNS} FROM workflow_status"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One status change to write: `old` is None for a new record; `extra` sets ledger-only
+    columns such as `available_at`."""
+
+    old: FileRecord | None
+    new: FileRecord
+    reason: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class CounterDeltas:
+    """Accumulated changes to `status_counts` (files and bytes per workflow and status), so
+    counts and backlog sizes are O(1) reads at any ledger size."""
+
+    def __init__(self) -> None:
+        self._deltas: dict[tuple[str, str], list[int]] = {}
+
+    def add(self, record: FileRecord, sign: int = 1) -> None:
+        delta = self._deltas.setdefault((record.workflow, record.status.value), [0, 0])
+        delta[0] += sign
+        delta[1] += sign * record.size
+
+    def remove(self, record: FileRecord) -> None:
+        self.add(record, -1)
+
+    def write(self, db: sqlite3.Connection) -> None:
+        db.executemany(
+            "INSERT INTO status_counts (workflow, status, files, bytes) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (workflow, status) DO UPDATE SET files = files + excluded.files,"
+            " bytes = bytes + excluded.bytes",
+            [(w, s, n, b) for (w, s), (n, b) in self._deltas.items() if n or b],
+        )
 
 
 def to_record(row: tuple[Any, ...]) -> FileRecord:
@@ -69,6 +105,9 @@ class SqliteDb:
                 for statement in DDL.split(";"):
                     if statement.strip():
                         self._db.execute(statement)
+                counted = self._db.execute("SELECT 1 FROM status_counts LIMIT 1").fetchone()
+                if counted is None:
+                    self._db.execute(REBUILD_COUNTS)
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._db.execute("ROLLBACK")
@@ -109,52 +148,85 @@ class SqliteDb:
         reason: str,
         extra: dict[str, Any] | None = None,
     ) -> Transition:
-        """Write `new` over `old` and record the transition (caller holds the transaction)."""
-        check_transition(old.status if old else None, new.status)
-        fields = new.as_dict()
-        fields.update(extra or {})
-        names = list(fields)
-        if old is None:
-            db.execute(
+        """Write one change; see `apply`."""
+        return self.apply(db, [Change(old, new, reason, extra or {})], now)[0]
+
+    def apply(
+        self, db: sqlite3.Connection, changes: Sequence[Change], now: float
+    ) -> list[Transition]:
+        """Write each `new` over its `old`, record one transition per change, and keep the
+        per-(workflow, status) counters in step. The caller holds the write transaction, so
+        the transition ids are consecutive after the table's current sequence."""
+        if not changes:
+            return []
+        inserts: dict[tuple[str, ...], list[list[Any]]] = {}
+        updates: dict[tuple[str, ...], list[list[Any]]] = {}
+        counters = CounterDeltas()
+        rows = []
+        for c in changes:
+            check_transition(c.old.status if c.old else None, c.new.status)
+            new_image = c.new.as_dict()
+            fields = {**new_image, **c.extra}
+            names = tuple(fields)
+            if c.old is None:
+                inserts.setdefault(names, []).append([fields[n] for n in names])
+            else:
+                counters.remove(c.old)
+                updates.setdefault(names, []).append(
+                    [*(fields[n] for n in names[2:]), c.new.bucket, c.new.key]
+                )
+            counters.add(c.new)
+            old_image = c.old.as_dict() if c.old else None
+            rows.append((c, old_image, new_image))
+        for names, values in inserts.items():
+            db.executemany(
                 f"INSERT INTO workflow_status ({', '.join(names)}) "
                 f"VALUES ({', '.join('?' for _ in names)})",
-                [fields[n] for n in names],
+                values,
             )
-        else:
-            sets = ", ".join(f"{n} = ?" for n in names if n not in ("bucket", "key"))
-            values = [fields[n] for n in names if n not in ("bucket", "key")]
-            db.execute(
-                f"UPDATE workflow_status SET {sets} WHERE bucket = ? AND key = ?",
-                [*values, new.bucket, new.key],
+        for names, values in updates.items():
+            sets = ", ".join(f"{n} = ?" for n in names[2:])  # bucket and key come first
+            db.executemany(
+                f"UPDATE workflow_status SET {sets} WHERE bucket = ? AND key = ?", values
             )
-        old_image = json.dumps(old.as_dict()) if old else None
-        cur = db.execute(
+        counters.write(db)
+        seq_row = db.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'transitions'"
+        ).fetchone()
+        first_id = (seq_row[0] if seq_row else 0) + 1
+        db.executemany(
             "INSERT INTO transitions (bucket, key, workflow, from_status, to_status, at, reason,"
             " old_image, new_image) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                new.bucket,
-                new.key,
-                new.workflow,
-                old.status.value if old else None,
-                new.status.value,
-                now,
-                reason,
-                old_image,
-                json.dumps(new.as_dict()),
-            ),
+            [
+                (
+                    c.new.bucket,
+                    c.new.key,
+                    c.new.workflow,
+                    c.old.status.value if c.old else None,
+                    c.new.status.value,
+                    now,
+                    c.reason,
+                    json.dumps(old_image) if old_image else None,
+                    json.dumps(new_image),
+                )
+                for c, old_image, new_image in rows
+            ],
         )
-        return Transition(
-            id=int(cur.lastrowid or 0),
-            bucket=new.bucket,
-            key=new.key,
-            workflow=new.workflow,
-            old_status=old.status if old else None,
-            new_status=new.status,
-            at=now,
-            reason=reason,
-            old=old.as_dict() if old else None,
-            new=new.as_dict(),
-        )
+        return [
+            Transition(
+                id=first_id + i,
+                bucket=c.new.bucket,
+                key=c.new.key,
+                workflow=c.new.workflow,
+                old_status=c.old.status if c.old else None,
+                new_status=c.new.status,
+                at=now,
+                reason=c.reason,
+                old=old_image,
+                new=new_image,
+            )
+            for i, (c, old_image, new_image) in enumerate(rows)
+        ]
 
     def close(self) -> None:
         with self._lock:

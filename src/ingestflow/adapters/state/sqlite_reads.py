@@ -20,10 +20,14 @@ class SqliteReads(SqliteDb):
         return [(str(a), str(b), float(c)) for a, b, c in rows]
 
     def backlog(self, workflow: str, now: float) -> Backlog:
-        ((count, total, oldest),) = self._read(
-            "SELECT count(*), coalesce(sum(size), 0), min(upload_time) FROM workflow_status"
-            " WHERE status = 'TODO' AND workflow = ? AND available_at <= ?",
-            (workflow, now),
+        counted = self._read(
+            "SELECT files, bytes FROM status_counts WHERE workflow = ? AND status = 'TODO'",
+            (workflow,),
+        )
+        count, total = counted[0] if counted else (0, 0)
+        ((oldest,),) = self._read(
+            "SELECT min(upload_time) FROM workflow_status WHERE status = 'TODO' AND workflow = ?",
+            (workflow,),
         )
         return Backlog(int(count), int(total), oldest)
 
@@ -44,8 +48,9 @@ class SqliteReads(SqliteDb):
             where.append("status = ?")
             params.append(status.value)
         if prefix:
-            where.append("substr(key, 1, ?) = ?")
-            params += [len(prefix), prefix]
+            # A range on `key` uses its index (a LIKE or substr would scan).
+            where.append("key >= ? AND key < ?")
+            params += [prefix, prefix + "\U0010ffff"]
         if workflow:
             where.append("workflow = ?")
             params.append(workflow)
@@ -56,19 +61,21 @@ class SqliteReads(SqliteDb):
         return [to_record(r) for r in self._read(sql, params)]
 
     def counts(self) -> dict[Status, int]:
-        found = dict(self._read("SELECT status, count(*) FROM workflow_status GROUP BY status"))
+        found = dict(self._read("SELECT status, sum(files) FROM status_counts GROUP BY status"))
         return {s: int(found.get(s.value, 0)) for s in Status}
 
-    def stale(self, workflows: Sequence[Workflow], now: float) -> list[FileRecord]:
+    def stale(
+        self, workflows: Sequence[Workflow], now: float, limit: int = 1000
+    ) -> list[FileRecord]:
         out: list[FileRecord] = []
         for w in workflows:
             rows = self._read(
                 f"{SELECT} WHERE status = 'TODO' AND workflow = ? AND upload_time <= ?"
-                " ORDER BY upload_time",
-                (w.name, now - w.stale_after),
+                " ORDER BY upload_time LIMIT ?",
+                (w.name, now - w.stale_after, limit),
             )
             out += map(to_record, rows)
-        return sorted(out, key=lambda r: r.upload_time)
+        return sorted(out, key=lambda r: r.upload_time)[:limit]
 
     def history(self, bucket: str, key: str) -> list[Transition]:
         return self._transitions("WHERE bucket = ? AND key = ? ORDER BY id", (bucket, key))

@@ -26,13 +26,24 @@ CREATE TABLE IF NOT EXISTS workflow_status (
     UNIQUE (bucket, key)
 );
 CREATE INDEX IF NOT EXISTS workflow_status_todo
-    ON workflow_status (workflow, upload_time, available_at, size) WHERE status = 'TODO';
+    ON workflow_status (workflow, upload_time, available_at) WHERE status = 'TODO';
 CREATE INDEX IF NOT EXISTS workflow_status_processing
     ON workflow_status (lease_until) WHERE status = 'PROCESSING';
 CREATE INDEX IF NOT EXISTS workflow_status_batch
     ON workflow_status (batch_id) WHERE batch_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS workflow_status_by_status
     ON workflow_status (status, upload_time);
+CREATE INDEX IF NOT EXISTS workflow_status_by_key_prefix
+    ON workflow_status (key);
+
+-- Files and bytes per (workflow, status), maintained in the same transaction as every change.
+CREATE TABLE IF NOT EXISTS status_counts (
+    workflow TEXT    NOT NULL,
+    status   TEXT    NOT NULL,
+    files    INTEGER NOT NULL,
+    bytes    INTEGER NOT NULL,
+    PRIMARY KEY (workflow, status)
+);
 
 CREATE TABLE IF NOT EXISTS workflow_metadata (
     name            TEXT PRIMARY KEY,
@@ -82,6 +93,13 @@ CREATE TABLE IF NOT EXISTS unrouted (
 );
 
 CREATE TABLE IF NOT EXISTS ledger_info (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# Rebuilds the counters of a ledger whose counters are missing (e.g. created by an older build).
+REBUILD_COUNTS = """
+INSERT INTO status_counts (workflow, status, files, bytes)
+SELECT workflow, status, count(*), coalesce(sum(size), 0) FROM workflow_status
+GROUP BY workflow, status
 """
 
 RECORD_COLUMNS = (
