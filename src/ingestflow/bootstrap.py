@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from ingestflow.adapters.engines.duckdb import DuckDBEngine
 from ingestflow.adapters.events.watcher import FolderWatcher
+from ingestflow.adapters.processes import is_dead_local_owner, owner_id
 from ingestflow.adapters.state.sqlite import SqliteStatusStore
 from ingestflow.adapters.storage.local import LocalObjectStore
 from ingestflow.config.settings import Settings
 from ingestflow.ports import EventSource, StatusStore
 from ingestflow.services.discovery import Discovery
 from ingestflow.services.pipeline import Pipeline
-from ingestflow.services.reaper import owner_id
 
 
 def open_store(settings: Settings) -> StatusStore:
@@ -30,6 +30,8 @@ def build_pipeline(settings: Settings, *, watch: bool = False) -> Pipeline:
         settings.output_path,
         threads=settings.engine_threads,
         memory_limit=settings.engine_memory_limit,
+        owner=owner_id(),
+        owner_is_dead=is_dead_local_owner,
     )
     events: EventSource | None = None
     if watch and settings.watch:
@@ -43,4 +45,5 @@ def build_pipeline(settings: Settings, *, watch: bool = False) -> Pipeline:
         owner=owner_id(),
         schedule_interval=settings.schedule_interval,
         events=events,
+        owner_is_dead=is_dead_local_owner,
     )

@@ -133,3 +133,6 @@ class Engine(Protocol):
     def run(
         self, workflow: str, files: Sequence[FileRecord], spec: TransformSpec
     ) -> Iterator[FileOutcome]: ...
+
+    def close(self) -> None:
+        """Release resources and remove this engine's temporary files."""

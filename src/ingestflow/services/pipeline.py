@@ -15,7 +15,7 @@ from ingestflow.domain.workflow import Workflow
 from ingestflow.ports import Engine, EventSource, StatusStore
 from ingestflow.services.discovery import Discovery
 from ingestflow.services.execution import BatchResult, Clock, execute_batch
-from ingestflow.services.reaper import reap
+from ingestflow.services.reaper import OwnerIsDead, never_dead, reap
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class Pipeline:
         schedule_interval: float = 1.0,
         events: EventSource | None = None,
         clock: Clock = time.time,
+        owner_is_dead: OwnerIsDead = never_dead,
     ) -> None:
         self.store = store
         self.discovery = discovery
@@ -66,7 +67,12 @@ class Pipeline:
         self.schedule_interval = schedule_interval
         self.events = events
         self.clock = clock
+        self.owner_is_dead = owner_is_dead
         self.stop_event = threading.Event()
+
+    def close(self) -> None:
+        self.engine.close()
+        self.store.close()
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -133,7 +139,7 @@ class Pipeline:
     ) -> RunSummary:
         """Register what is in the landing area, run every batch that is ready, return."""
         summary = RunSummary()
-        reap(self.store, self.workflows, self.clock())
+        reap(self.store, self.workflows, self.clock(), self.owner_is_dead)
         listing = self.discovery.reconcile(self.clock())
         summary.registered += len(listing.registered)
         # Files modified moments ago may still be being written: wait until they settle.
@@ -157,7 +163,7 @@ class Pipeline:
             while not self.stop_event.is_set():
                 now = self.clock()
                 if now >= next_listing:
-                    reap(self.store, self.workflows, now)
+                    reap(self.store, self.workflows, now, self.owner_is_dead)
                     listing = self.discovery.reconcile(now)
                     summary.registered += len(listing.registered)
                     summary.unrouted = len(listing.unrouted)

@@ -2,40 +2,30 @@
 
 from __future__ import annotations
 
-import os
-import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ingestflow.domain.records import Transition
 from ingestflow.domain.workflow import Workflow
 from ingestflow.ports import StatusStore
 
-
-def owner_id() -> str:
-    """Identifies this process as a batch owner: host and pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+OwnerIsDead = Callable[[str], bool]
 
 
-def _is_dead_local_owner(owner: str) -> bool:
-    host, _, pid_text = owner.rpartition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False  # another machine's owner: only its lease can tell
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
+def never_dead(owner: str) -> bool:
+    """Without a liveness check, only leases recover batches."""
     return False
 
 
-def reap(store: StatusStore, workflows: Sequence[Workflow], now: float) -> list[Transition]:
+def reap(
+    store: StatusStore,
+    workflows: Sequence[Workflow],
+    now: float,
+    owner_is_dead: OwnerIsDead = never_dead,
+) -> list[Transition]:
     """Return expired or orphaned PROCESSING files to TODO (or FAILED when out of attempts).
 
-    A batch owned by a dead process on this machine is recovered at once instead of waiting for
-    its lease, so `kill -9` followed by a restart resumes immediately."""
-    dead = [b for b, owner, _ in store.active_batches() if _is_dead_local_owner(owner)]
+    A batch whose owner is known to be dead (e.g. a process on this machine that was killed) is
+    recovered at once instead of waiting for its lease, so `kill -9` and a restart resume
+    immediately."""
+    dead = [batch for batch, owner, _ in store.active_batches() if owner_is_dead(owner)]
     return store.reap(workflows, now, dead)

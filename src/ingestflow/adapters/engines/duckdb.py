@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import duckdb
@@ -59,15 +59,24 @@ class DuckDBEngine:
         compression: str = "zstd",
         small_file_bytes: int = 4 * 1024 * 1024,
         group_files: int = 500,
+        owner: str | None = None,
+        owner_is_dead: Callable[[str], bool] | None = None,
     ) -> None:
         self.landing_root = Path(landing_root)
         self.output_root = Path(output_root)
         self.compression = compression
         self.small_file_bytes = small_file_bytes
         self.group_files = group_files
-        self._tmp = self.output_root / TMP_DIR
-        # Leftovers of a crashed run are never outputs; clear them.
+        # Each process writes into its own temporary folder (outputs are renamed out of it), so
+        # several processes can share one output root; leftovers of dead ones are cleared.
+        tmp_root = self.output_root / TMP_DIR
+        self._tmp = tmp_root / (owner or f"engine-{uuid.uuid4().hex}").replace(":", "-")
         shutil.rmtree(self._tmp, ignore_errors=True)
+        if owner_is_dead is not None and tmp_root.is_dir():
+            for leftover in tmp_root.iterdir():
+                host, _, pid = leftover.name.rpartition("-")
+                if owner_is_dead(f"{host}:{pid}"):
+                    shutil.rmtree(leftover, ignore_errors=True)
         self._tmp.mkdir(parents=True, exist_ok=True)
         config: dict[str, str | bool | int | float | list[str]] = {}
         if threads:
@@ -217,3 +226,4 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self._con.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)

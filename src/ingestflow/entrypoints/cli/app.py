@@ -121,7 +121,7 @@ def run(
     signal.signal(signal.SIGTERM, _stop)
     with progress_callback(enabled=sys.stderr.isatty()) as on_file:
         summary = pipeline.run_once(on_file) if once else pipeline.run_forever(on_file)
-    pipeline.store.close()
+    pipeline.close()
     _echo(
         f"registered {summary.registered}, batches {summary.batches}, done {summary.done}, "
         f"failed {summary.failed}, retrying {summary.retried}, unrouted {summary.unrouted}"

@@ -91,7 +91,7 @@ def run_demo(directory: Path | None, files: int, rows: int, seed: int) -> None:
         '"SELECT count(*) AS candles, round(avg(price_change), 6) AS avg_change FROM ohlcv"',
         markup=False,
     )
-    store.close()
+    pipeline.close()
     expected_done = len(paths)
     if counts[Status.DONE] != expected_done or counts[Status.FAILED] != 1:
         raise SystemExit(f"demo check failed: expected {expected_done} DONE and 1 FAILED")
