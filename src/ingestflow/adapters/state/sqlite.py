@@ -36,7 +36,7 @@ class SqliteStatusStore(SqliteReads):
             for w in workflows:
                 db.execute(
                     "INSERT OR REPLACE INTO workflow_metadata VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         w.name,
                         w.prefix,
@@ -47,6 +47,7 @@ class SqliteStatusStore(SqliteReads):
                         w.max_batch_bytes,
                         w.max_attempts,
                         w.lease,
+                        w.retry_backoff,
                         w.stale_after,
                         json.dumps(list(w.include)),
                         json.dumps(dict(w.options)),
@@ -116,10 +117,11 @@ class SqliteStatusStore(SqliteReads):
 
     def claim(self, workflow: Workflow, now: float, owner: str) -> Batch | None:
         with self._tx() as db:
+            # Enough rows to decide readiness (batch_size) and to fill a batch (the caps).
             rows = db.execute(
-                f"{SELECT} WHERE status = 'TODO' AND workflow = ? AND available_at <= ?"
-                " ORDER BY upload_time LIMIT ?",
-                (workflow.name, now, workflow.max_batch_files),
+                f"{SELECT} INDEXED BY workflow_status_todo WHERE status = 'TODO'"
+                " AND workflow = ? AND available_at <= ? ORDER BY upload_time LIMIT ?",
+                (workflow.name, now, max(workflow.max_batch_files, workflow.batch_size)),
             ).fetchall()
             if not rows:
                 return None
@@ -170,7 +172,8 @@ class SqliteStatusStore(SqliteReads):
     ) -> list[Transition]:
         changes: list[Change] = []
         with self._tx() as db:
-            for outcome in outcomes:
+            # One outcome per key: a repeated report must not change the file twice.
+            for outcome in {o.key: o for o in reversed(outcomes)}.values():
                 row = db.execute(
                     f"{SELECT} WHERE batch_id = ? AND key = ? AND status = 'PROCESSING'",
                     (batch_id, outcome.key),
@@ -260,13 +263,16 @@ class SqliteStatusStore(SqliteReads):
         changes: list[Change] = []
         with self._tx() as db:
             rows = db.execute(
-                f"{SELECT} WHERE status = 'PROCESSING' AND lease_until < ?", (now,)
+                f"{SELECT} INDEXED BY workflow_status_processing"
+                " WHERE status = 'PROCESSING' AND lease_until < ?",
+                (now,),
             ).fetchall()
-            for batch_id in dead_batches:
+            for batch_id in dict.fromkeys(dead_batches):
                 rows += db.execute(
                     f"{SELECT} WHERE batch_id = ? AND status = 'PROCESSING' AND lease_until >= ?",
                     (batch_id, now),
                 ).fetchall()
+            rows = list({(r[0], r[1]): r for r in rows}.values())  # each file once
             batch_ids = set()
             for old in map(to_record, rows):
                 batch_ids.add(old.batch_id)
@@ -300,7 +306,7 @@ class SqliteStatusStore(SqliteReads):
                 ).fetchall()
             else:
                 rows = []
-                for key in keys:
+                for key in dict.fromkeys(keys):
                     row = db.execute(
                         f"{SELECT} WHERE bucket = ? AND key = ? AND status = 'FAILED'",
                         (bucket, key),
@@ -316,6 +322,7 @@ class SqliteStatusStore(SqliteReads):
                     lease_until=None,
                     start_time=None,
                     end_time=None,
+                    error=None,
                 )
                 changes.append(Change(old, new, "retry requested", {"available_at": 0}))
             return self.apply(db, changes, now)

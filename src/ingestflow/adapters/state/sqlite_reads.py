@@ -26,7 +26,8 @@ class SqliteReads(SqliteDb):
         )
         count, total = counted[0] if counted else (0, 0)
         ((oldest,),) = self._read(
-            "SELECT min(upload_time) FROM workflow_status WHERE status = 'TODO' AND workflow = ?",
+            "SELECT min(upload_time) FROM workflow_status INDEXED BY workflow_status_todo"
+            " WHERE status = 'TODO' AND workflow = ?",
             (workflow,),
         )
         return Backlog(int(count), int(total), oldest)

@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS workflow_metadata (
     max_batch_bytes INTEGER NOT NULL,
     max_attempts    INTEGER NOT NULL,
     lease           REAL NOT NULL,
+    retry_backoff   REAL NOT NULL,
     stale_after     REAL NOT NULL,
     include         TEXT NOT NULL,
     options         TEXT NOT NULL,

@@ -1,0 +1,73 @@
+"""The ledger adapters the contract suite runs against.
+
+Each entry knows how to make a fresh, empty ledger location under a temporary folder and how to
+open a `StatusStore` on a location. Opening is done by name and location only, so that separate
+OS processes (see `_claim_worker.py`) can open their own store on the same ledger.
+
+To put a new adapter under contract (PostgreSQL, DynamoDB on a moto server, ...), add one
+`AdapterFactory` to `ADAPTERS`; every contract test then runs against it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingestflow.adapters.state.sqlite import SqliteStatusStore
+from ingestflow.ports import StatusStore
+
+
+@dataclass(frozen=True)
+class AdapterFactory:
+    name: str
+    location: Callable[[Path], str]
+    """A fresh, empty ledger location for one test (given that test's tmp_path)."""
+    open: Callable[[str], StatusStore]
+    """Open a store on a location; any number of stores (and processes) may share one."""
+
+
+def _open_sqlite(location: str) -> StatusStore:
+    return SqliteStatusStore(location)
+
+
+ADAPTERS: tuple[AdapterFactory, ...] = (
+    AdapterFactory(
+        name="sqlite",
+        location=lambda tmp_path: str(tmp_path / "ledger.db"),
+        open=_open_sqlite,
+    ),
+)
+
+
+def adapter(name: str) -> AdapterFactory:
+    for factory in ADAPTERS:
+        if factory.name == name:
+            return factory
+    known = ", ".join(f.name for f in ADAPTERS)
+    raise LookupError(f"unknown ledger adapter {name!r} (known: {known})")
+
+
+class Ledger:
+    """One empty ledger of one adapter. Opens as many stores on it as a test needs (several
+    stores on one ledger behave like several processes) and closes them all at teardown."""
+
+    def __init__(self, factory: AdapterFactory, location: str) -> None:
+        self.adapter = factory.name
+        self.location = location
+        self._factory = factory
+        self._stores: list[StatusStore] = []
+
+    def open(self) -> StatusStore:
+        store = self._factory.open(self.location)
+        self._stores.append(store)
+        return store
+
+    def close(self, store: StatusStore) -> None:
+        """Close one store now (e.g. to reopen the ledger); teardown will not close it again."""
+        self._stores.remove(store)
+        store.close()
+
+    def close_all(self) -> None:
+        while self._stores:
+            self._stores.pop().close()
