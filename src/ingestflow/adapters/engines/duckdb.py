@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from ingestflow.adapters.engines import duckdb_sql as sql
 from ingestflow.adapters.engines.duckdb_group import convert_group
@@ -59,6 +60,7 @@ class DuckDBEngine:
         compression: str = "zstd",
         small_file_bytes: int = 4 * 1024 * 1024,
         group_files: int = 500,
+        group_bytes: int = 64 * 1024 * 1024,
         owner: str | None = None,
         owner_is_dead: Callable[[str], bool] | None = None,
     ) -> None:
@@ -67,6 +69,7 @@ class DuckDBEngine:
         self.compression = compression
         self.small_file_bytes = small_file_bytes
         self.group_files = group_files
+        self.group_bytes = group_bytes
         # Each process writes into its own temporary folder (outputs are renamed out of it), so
         # several processes can share one output root; leftovers of dead ones are cleared.
         tmp_root = self.output_root / TMP_DIR
@@ -106,8 +109,22 @@ class DuckDBEngine:
                     (record, csv_input)
                 )
         for members in groups.values():
-            for start in range(0, len(members), self.group_files):
-                yield from self._group(workflow, members[start : start + self.group_files], spec)
+            yield from self._group_in_chunks(workflow, members, spec)
+
+    def _group_in_chunks(
+        self, workflow: str, members: list[tuple[FileRecord, CsvInput]], spec: TransformSpec
+    ) -> Iterator[FileOutcome]:
+        """Bound each multi-file query by file count and bytes (it is materialised in memory)."""
+        chunk: list[tuple[FileRecord, CsvInput]] = []
+        size = 0
+        for member in members:
+            if chunk and (len(chunk) >= self.group_files or size >= self.group_bytes):
+                yield from self._group(workflow, chunk, spec)
+                chunk, size = [], 0
+            chunk.append(member)
+            size += member[0].size
+        if chunk:
+            yield from self._group(workflow, chunk, spec)
 
     def process_file(self, workflow: str, record: FileRecord, spec: TransformSpec) -> FileOutcome:
         """Convert one file on its own."""
@@ -144,7 +161,7 @@ class DuckDBEngine:
         tmp_dir = self._tmp / uuid.uuid4().hex
         try:
             written = convert_group(self._con, [c for _, c in members], spec, tmp_dir)
-        except duckdb.Error:
+        except (duckdb.Error, pa.ArrowException, OSError):
             shutil.rmtree(tmp_dir, ignore_errors=True)
             half = len(members) // 2
             yield from self._group(workflow, members[:half], spec)
