@@ -108,6 +108,24 @@ class TransformSpec:
         present = set(header)
         return [c.source for c in self.columns if c.required and c.source not in present]
 
+    def bound_to(self, header: tuple[str, ...]) -> TransformSpec:
+        """This spec with its source and drop names matched to `header`: an exact match wins,
+        else a unique case-insensitive one ('date' for 'Date', like Spark's default)."""
+        by_folded: dict[str, list[str]] = {}
+        for name in header:
+            by_folded.setdefault(name.casefold(), []).append(name)
+        present = set(header)
+
+        def resolve(name: str) -> str:
+            if name in present:
+                return name
+            found = by_folded.get(name.casefold(), [])
+            return found[0] if len(found) == 1 else name
+
+        columns = tuple(replace(c, source=resolve(c.source)) for c in self.columns)
+        drop = tuple(resolve(d) for d in self.drop)
+        return replace(self, columns=columns, drop=drop)
+
 
 OHLCV = TransformSpec(
     name="ohlcv",

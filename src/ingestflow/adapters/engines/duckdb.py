@@ -141,11 +141,16 @@ class DuckDBEngine:
             raise TerminalError(f"input file is gone: {key}") from None
         except OSError as exc:
             raise TransientError(f"cannot read {key}: {exc}") from None
-        missing = spec.missing_columns(csv_input.header)
+        missing = spec.bound_to(csv_input.header).missing_columns(csv_input.header)
         if missing:
+            hint = ""
+            if len(csv_input.header) == 1:
+                for other in (";", "\t", "|"):
+                    if other in csv_input.header[0]:
+                        hint = f" (the header looks {other!r}-delimited: set options.delimiter)"
             raise TerminalError(
                 f"missing required column(s) {', '.join(missing)}; "
-                f"header has: {', '.join(csv_input.header)}"
+                f"header has: {', '.join(csv_input.header)}{hint}"
             )
         return csv_input
 
@@ -195,6 +200,7 @@ class DuckDBEngine:
         self, workflow: str, key: str, csv_input: CsvInput, spec: TransformSpec
     ) -> tuple[Path, int]:
         path, header, compression = str(csv_input.path), csv_input.header, csv_input.compression
+        spec = spec.bound_to(header)
         types = sql.reader_types(spec, header)
         source = sql.read_csv_sql(path, header, compression, spec.delimiter, types)
         target = output_path(self.output_root, workflow, key)

@@ -34,6 +34,7 @@ def convert_group(
     is bad; the caller then splits the group to find which."""
     header, codec = inputs[0].header, inputs[0].compression
     paths = [str(i.path) for i in inputs]
+    spec = spec.bound_to(header)
     types = sql.reader_types(spec, header)
     source = sql.read_csv_sql(paths, header, codec, spec.delimiter, types, filename=SOURCE_COLUMN)
     query = sql.select_sql(spec, source, header, extra=(SOURCE_COLUMN,))

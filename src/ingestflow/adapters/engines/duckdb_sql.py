@@ -24,6 +24,9 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# Values read as NULL: an empty field, and the explicit markers exporters write for "missing".
+NULL_MARKERS = "['', 'null', 'NULL']"
+
 # Types the CSV reader parses itself (faster than text + CAST); others are read as text.
 _READER_TYPES = {"double", "float", "bigint", "integer", "boolean"}
 
@@ -55,7 +58,7 @@ def read_csv_sql(
     return (
         f"read_csv({paths}, header = true, auto_detect = false, "
         f"columns = {{{columns}}}, delim = {literal(delimiter)}, quote = '\"', escape = '\"', "
-        f"compression = {literal(compression)}"
+        f"compression = {literal(compression)}, nullstr = {NULL_MARKERS}"
         + (f", filename = {literal(filename)})" if filename else ")")
     )
 

@@ -57,8 +57,8 @@ def inspect_csv(path: Path, delimiter: str = ",") -> CsvInput:
     header = tuple(h.strip() for h in header)
     if not header or all(not h for h in header):
         raise TerminalError("empty header row")
-    if any(not h for h in header):
-        raise TerminalError(f"header has an empty column name: {list(header)}")
+    # Unnamed columns (e.g. a trailing delimiter on every line) get positional names.
+    header = tuple(h or f"column{i + 1}" for i, h in enumerate(header))
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise TerminalError(f"header repeats column names: {', '.join(dupes)}")
