@@ -127,12 +127,13 @@ class EventSource(Protocol):
 
 
 class Engine(Protocol):
-    """Runs files through a transform, yielding one outcome per file as each completes.
+    """Runs files through a transform. Yields outcomes as they become known, in chunks of files
+    that completed together (one file, or a group converted by one query); one outcome per file.
     Never raises for one file's problem: a bad file becomes a failed outcome."""
 
     def run(
         self, workflow: str, files: Sequence[FileRecord], spec: TransformSpec
-    ) -> Iterator[FileOutcome]: ...
+    ) -> Iterator[list[FileOutcome]]: ...
 
     def close(self) -> None:
         """Release resources and remove this engine's temporary files."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,6 +33,9 @@ def main(argv: list[str]) -> int:
         claimed: list[tuple[str, list[str]]] = []
         while (batch := store.claim(workflow, now, owner)) is not None:
             claimed.append((batch.batch_id, [f.key for f in batch.files]))
+            # A real worker processes its batch before claiming again; without this pause one
+            # process can win every lock hand-over and the others never get to race.
+            time.sleep(0.002)
     finally:
         store.close()
     print(json.dumps(claimed), flush=True)

@@ -62,11 +62,12 @@ def execute_batch(
     keeper = _LeaseKeeper(store, batch, workflow.lease, clock)
     keeper.start()
     try:
-        for outcome in engine.run(workflow.name, batch.files, spec):
-            result.outcomes.append(outcome)
-            result.transitions += store.finish(workflow, batch.batch_id, [outcome], clock())
+        for outcomes in engine.run(workflow.name, batch.files, spec):
+            result.outcomes += outcomes
+            result.transitions += store.finish(workflow, batch.batch_id, outcomes, clock())
             if on_file is not None:
-                on_file(outcome)
+                for outcome in outcomes:
+                    on_file(outcome)
             if stop is not None and stop.is_set():
                 break
     finally:

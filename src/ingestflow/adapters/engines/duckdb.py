@@ -91,29 +91,32 @@ class DuckDBEngine:
 
     def run(
         self, workflow: str, files: Sequence[FileRecord], spec: TransformSpec
-    ) -> Iterator[FileOutcome]:
+    ) -> Iterator[list[FileOutcome]]:
         """Small files with the same header go through one multi-file query (per-file query
         overhead dominates them); large files, and any group whose query fails, go one by one
         so a bad file fails alone with its own reason."""
         groups: dict[tuple[tuple[str, ...], str], list[tuple[FileRecord, CsvInput]]] = {}
+        rejected: list[FileOutcome] = []
         for record in files:
             try:
                 csv_input = self._inspect(record.key, spec)
             except FileProcessingError as exc:
-                yield _failed(record, exc)
+                rejected.append(_failed(record, exc))
                 continue
             if record.size > self.small_file_bytes:
-                yield self._single(workflow, record, csv_input, spec)
+                yield [self._single(workflow, record, csv_input, spec)]
             else:
                 groups.setdefault((csv_input.header, csv_input.compression), []).append(
                     (record, csv_input)
                 )
+        if rejected:
+            yield rejected
         for members in groups.values():
             yield from self._group_in_chunks(workflow, members, spec)
 
     def _group_in_chunks(
         self, workflow: str, members: list[tuple[FileRecord, CsvInput]], spec: TransformSpec
-    ) -> Iterator[FileOutcome]:
+    ) -> Iterator[list[FileOutcome]]:
         """Bound each multi-file query by file count and bytes (it is materialised in memory)."""
         chunk: list[tuple[FileRecord, CsvInput]] = []
         size = 0
@@ -156,12 +159,12 @@ class DuckDBEngine:
 
     def _group(
         self, workflow: str, members: list[tuple[FileRecord, CsvInput]], spec: TransformSpec
-    ) -> Iterator[FileOutcome]:
+    ) -> Iterator[list[FileOutcome]]:
         """One query for the whole group; when it fails, split it in halves (a bad file costs
         a few extra queries, not one query per file) down to single files."""
         if len(members) < 4:
             for record, csv_input in members:
-                yield self._single(workflow, record, csv_input, spec)
+                yield [self._single(workflow, record, csv_input, spec)]
             return
         tmp_dir = self._tmp / uuid.uuid4().hex
         try:
@@ -172,9 +175,11 @@ class DuckDBEngine:
             yield from self._group(workflow, members[:half], spec)
             yield from self._group(workflow, members[half:], spec)
             return
+        together: list[FileOutcome] = []
+        alone: list[tuple[FileRecord, CsvInput]] = []
         for i, (record, csv_input) in enumerate(members):
             if i not in written:
-                yield self._single(workflow, record, csv_input, spec)
+                alone.append((record, csv_input))
                 continue
             part, rows = written[i]
             target = output_path(self.output_root, workflow, record.key)
@@ -182,10 +187,13 @@ class DuckDBEngine:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(part, target)
             except OSError as exc:
-                yield _failed(record, TransientError(f"cannot write output: {exc}"))
+                together.append(_failed(record, TransientError(f"cannot write output: {exc}")))
                 continue
-            yield FileOutcome.done(record.key, record.etag, str(target), rows)
+            together.append(FileOutcome.done(record.key, record.etag, str(target), rows))
         shutil.rmtree(tmp_dir, ignore_errors=True)
+        yield together
+        for record, csv_input in alone:
+            yield [self._single(workflow, record, csv_input, spec)]
 
     def _single(
         self, workflow: str, record: FileRecord, csv_input: CsvInput, spec: TransformSpec

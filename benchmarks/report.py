@@ -1,0 +1,461 @@
+"""Statistics, targets and the two result files (JSON and Markdown).
+
+Every timing is summarised over the runs as median, min and max. Throughputs and ratios use the
+medians. Ratios are *throughput* ratios: ``contender MB/s ÷ reference MB/s`` (1.0 = as fast,
+0.5 = half as fast), computed per input byte so a contender that processed a subset of the files
+(``--spark-max-files``) is still compared fairly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+BARE_ENGINES = ("duckdb_per_file", "duckdb_multi_file", "polars")
+RSS_LIMIT_MIB = 1024.0
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """Median, min and max of `values`."""
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Linear-interpolated percentile (pct in 0..100)."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    pos = (len(ordered) - 1) * pct / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def latency_stats(values: Sequence[float]) -> dict[str, float]:
+    return {
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "max": max(values),
+        "n": len(values),
+    }
+
+
+def summarize_contender(runs: list[dict[str, Any]], input_bytes: int, rows: int) -> dict[str, Any]:
+    """Per-metric spreads over runs and median-based throughputs for one contender."""
+    metrics = ("wall_s", "job_s", "cpu_s", "peak_rss_mib", "startup_s", "shutdown_s")
+    summary = {m: spread([r[m] for r in runs]) for m in metrics if all(m in r for r in runs)}
+    files = runs[0]["files"]
+    job, wall = summary["job_s"]["median"], summary["wall_s"]["median"]
+    return {
+        "files": files,
+        "input_bytes": input_bytes,
+        "rows": rows,
+        "summary": summary,
+        "throughput": {
+            "job_mb_per_s": input_bytes / 1e6 / job,
+            "wall_mb_per_s": input_bytes / 1e6 / wall,
+            "job_rows_per_s": rows / job,
+            "job_files_per_s": files / job,
+            "job_s_per_file": job / files,
+        },
+    }
+
+
+def add_ratios(contenders: dict[str, dict[str, Any]]) -> None:
+    """Throughput of each contender relative to each bare DuckDB variant (job time)."""
+    for info in contenders.values():
+        ratios = {}
+        for ref in ("duckdb_per_file", "duckdb_multi_file"):
+            if ref in contenders:
+                ratios[f"vs_{ref}"] = (
+                    info["throughput"]["job_mb_per_s"]
+                    / contenders[ref]["throughput"]["job_mb_per_s"]
+                )
+        info["ratios"] = ratios
+
+
+def _target(
+    tid: str, text: str, value: float | None, op: str, goal: float, unit: str, note: str = ""
+) -> dict[str, Any]:
+    if value is None:
+        status = "n/a"
+    else:
+        status = "pass" if (value >= goal if op == ">=" else value < goal) else "miss"
+    return {
+        "id": tid,
+        "description": text,
+        "value": value,
+        "op": op,
+        "target": goal,
+        "unit": unit,
+        "status": status,
+        "note": note,
+    }
+
+
+def _thr(case: dict[str, Any] | None, name: str, key: str = "job_mb_per_s") -> float | None:
+    if not case or name not in case["contenders"]:
+        return None
+    return float(case["contenders"][name]["throughput"][key])
+
+
+def targets(cases: dict[str, Any], size: str) -> list[dict[str, Any]]:
+    """The issue's targets, computed from the case results (n/a when an input is missing)."""
+    large, small = cases.get("large"), cases.get("small")
+    ledger, latency = cases.get("ledger"), cases.get("latency")
+    out = []
+
+    ing = _thr(large, "ingestflow")
+    bare = [t for t in (_thr(large, b) for b in BARE_ENGINES) if t is not None]
+    fastest = None
+    if large and bare:
+        fastest = max(
+            (b for b in BARE_ENGINES if b in large["contenders"]),
+            key=lambda b: large["contenders"][b]["throughput"]["job_mb_per_s"],
+        )
+    out.append(
+        _target(
+            "large_vs_fastest_bare",
+            "large files: ingestflow throughput ÷ fastest bare engine"
+            + (f" ({fastest})" if fastest else ""),
+            ing / max(bare) if ing and bare else None,
+            ">=",
+            0.9,
+            "×",
+            "job time (in-process work, no interpreter start-up)",
+        )
+    )
+    ing_wall, spark_wall = (
+        _thr(large, "ingestflow", "wall_mb_per_s"),
+        _thr(large, "pyspark", "wall_mb_per_s"),
+    )
+    out.append(
+        _target(
+            "large_vs_pyspark",
+            "large files: ingestflow throughput ÷ PySpark (wall incl. session start)",
+            ing_wall / spark_wall if ing_wall and spark_wall else None,
+            ">=",
+            7.0,
+            "×",
+            "wall time of each process, PySpark including JVM/session start",
+        )
+    )
+    ing_s, multi = _thr(small, "ingestflow"), _thr(small, "duckdb_multi_file")
+    out.append(
+        _target(
+            "small_vs_duckdb_multi",
+            "small files: ingestflow throughput ÷ bare DuckDB multi-file query",
+            ing_s / multi if ing_s and multi else None,
+            ">=",
+            0.7,
+            "×",
+            "job time",
+        )
+    )
+    ing_pf = _thr(small, "ingestflow", "job_s_per_file")
+    spark_pf = _thr(small, "pyspark", "job_s_per_file")
+    out.append(
+        _target(
+            "small_vs_pyspark_per_file",
+            "small files: PySpark seconds per file ÷ ingestflow seconds per file",
+            spark_pf / ing_pf if ing_pf and spark_pf else None,
+            ">=",
+            20.0,
+            "×",
+            "job time per file; PySpark session start excluded",
+        )
+    )
+    rows = ledger["rows_at_measure"] if ledger else None
+    at = f" (at {rows:,} rows)" if rows else ""
+    out.append(
+        _target(
+            "ledger_register",
+            "ledger: register files/s" + at,
+            ledger["register_files_per_s"]["median"] if ledger else None,
+            ">=",
+            20_000.0,
+            "files/s",
+            "median over runs",
+        )
+    )
+    for tid, key, text in (
+        ("ledger_claim", "claim_ms", "ledger: claim of 1,000 files"),
+        ("ledger_backlog", "backlog_ms", "ledger: backlog query"),
+        ("ledger_stale", "stale_ms", "ledger: stale query"),
+    ):
+        out.append(
+            _target(
+                tid,
+                text + at,
+                ledger[key]["p50"] if ledger else None,
+                "<",
+                50.0,
+                "ms",
+                "median over all calls of all runs",
+            )
+        )
+    out.append(
+        _target(
+            "latency_p50",
+            "latency: upload -> DONE p50 (batch_size 1)",
+            latency["ledger_s"]["p50"] if latency else None,
+            "<",
+            1.0,
+            "s",
+            "ledger end_time - upload_time",
+        )
+    )
+    rss = None
+    if large and "ingestflow" in large["contenders"]:
+        rss = large["contenders"]["ingestflow"]["summary"]["peak_rss_mib"]["max"]
+    mb = large["dataset"]["bytes"] / 1e6 if large else 0.0
+    out.append(
+        _target(
+            "large_ingestflow_rss",
+            "large files: ingestflow peak RSS" + (f" on the {mb:,.0f} MB case" if large else ""),
+            rss,
+            "<",
+            RSS_LIMIT_MIB,
+            "MiB",
+            "max over runs" + ("" if size == "full" else "; the target is for the full size"),
+        )
+    )
+    return out
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def write_json(path: Path, results: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+
+def _f(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}"
+
+
+def _mmm(spread_: dict[str, float] | None, digits: int = 2) -> str:
+    if not spread_:
+        return "–"
+    lo, hi = _f(spread_["min"], digits), _f(spread_["max"], digits)
+    return f"{_f(spread_['median'], digits)} ({lo}–{hi})"
+
+
+def _files_table(case: dict[str, Any]) -> list[str]:
+    lines = [
+        "| contender | files | wall s | job s | Spark start s | CPU s | peak RSS MiB "
+        "| MB/s (job) | files/s (job) | ÷ duckdb per-file | ÷ duckdb multi-file | output check |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, info in case["contenders"].items():
+        s, t, r = info["summary"], info["throughput"], info.get("ratios", {})
+        check = "ok" if all(run["check_ok"] for run in info["runs"]) else "MISMATCH"
+        lines.append(
+            f"| {name} | {info['files']} | {_mmm(s['wall_s'])} | {_mmm(s['job_s'])} "
+            f"| {_mmm(s.get('startup_s'))} | {_mmm(s['cpu_s'])} | {_mmm(s['peak_rss_mib'], 0)} "
+            f"| {_f(t['job_mb_per_s'], 1)} | {_f(t['job_files_per_s'], 1)} "
+            f"| {_f(r.get('vs_duckdb_per_file'))} | {_f(r.get('vs_duckdb_multi_file'))} "
+            f"| {check} |"
+        )
+    return lines
+
+
+def _checks_table(case: dict[str, Any]) -> list[str]:
+    lines = [
+        "| contender | rows | sum(price_change) | timestamps | expected rows | expected sum |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, info in case["contenders"].items():
+        run = info["runs"][-1]
+        got, exp = run["check"], run["expected"]
+        lines.append(
+            f"| {name} | {got['rows']:,} | {got['sum_price_change']:.9g} | {got['timestamps']:,} "
+            f"| {exp['rows']:,} | {exp['sum_price_change']:.9g} |"
+        )
+    return lines
+
+
+def _phases(case: dict[str, Any]) -> list[str]:
+    info = case["contenders"].get("ingestflow")
+    if not info:
+        return []
+    run = min(info["runs"], key=lambda r: r["job_s"])
+    phases = dict(run.get("phases", {}))
+    ledger = phases.pop("ledger_total_s", 0.0)
+    main = ("bootstrap_s", "reconcile_s", "engine_s")
+    named = " + ".join(f"{k[:-2]} {phases[k]:.3f} s" for k in main if k in phases)
+    calls = ", ".join(
+        f"{k[:-2]} {v:.3f} s" for k, v in phases.items() if k not in main and v >= 0.0005
+    )
+    return [
+        "",
+        f"ingestflow time split (fastest run, job {run['job_s']:.3f} s): {named}; ledger calls "
+        f"{ledger:.3f} s in all ({calls}; register runs inside reconcile).",
+    ]
+
+
+def _ledger_section(ledger: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Ledger of {ledger['rows_at_measure']:,} rows after registering "
+        f"{ledger['register_files']:,} files; {ledger['runs']} run(s).",
+        "",
+        "| operation | median | p95 | max | unit |",
+        "|---|---:|---:|---:|---|",
+        f"| register (new files, chunks of 5,000) | {_f(ledger['register_files_per_s']['median'])}"
+        f" | – | – | files/s (median over runs; min {_f(ledger['register_files_per_s']['min'])}) |",
+        f"| re-register (unchanged files) | {_f(ledger['reregister_files_per_s']['median'])}"
+        " | – | – | files/s |",
+    ]
+    for key, text in (
+        ("claim_ms", "claim 1,000 files"),
+        ("backlog_ms", "backlog(workflow)"),
+        ("stale_ms", f"stale(workflows) ({ledger['stale_found']:,} found)"),
+        ("finish_per_file_ms", "finish, one file per call"),
+        ("counts_ms", "counts() (`ingestflow status`)"),
+    ):
+        st = ledger[key]
+        lines.append(
+            f"| {text} | {_f(st['p50'])} | {_f(st['p95'])} | {_f(st['max'])} "
+            f"| ms ({st['n']} calls) |"
+        )
+    if ledger.get("finish_batch_ms"):
+        st = ledger["finish_batch_ms"]
+        lines.append(
+            f"| finish, 1,000 outcomes in one call | {_f(st['p50'])} | {_f(st['p95'])} "
+            f"| {_f(st['max'])} | ms |"
+        )
+    lines.append(
+        f"| child process | {_mmm(ledger['summary']['wall_s'])} wall s, "
+        f"{_mmm(ledger['summary']['cpu_s'])} CPU s, "
+        f"{_mmm(ledger['summary']['peak_rss_mib'], 0)} MiB peak RSS | | | |"
+    )
+    return lines
+
+
+def _latency_section(latency: dict[str, Any]) -> list[str]:
+    a, b = latency["ledger_s"], latency["observed_s"]
+    return [
+        f"{latency['files_per_run']} file(s) per run, {latency['runs']} run(s), "
+        f"`batch_size = 1`, watcher on.",
+        "",
+        "| measure | p50 s | p95 s | max s | n |",
+        "|---|---:|---:|---:|---:|",
+        f"| ledger: end_time - upload_time | {a['p50']:.3f} | {a['p95']:.3f} | {a['max']:.3f} "
+        f"| {a['n']} |",
+        f"| observed: rename -> DONE seen | {b['p50']:.3f} | {b['p95']:.3f} | {b['max']:.3f} "
+        f"| {b['n']} |",
+        "",
+        f"`ingestflow run` process: peak RSS {_mmm(latency['summary']['peak_rss_mib'], 0)} MiB, "
+        f"CPU {_mmm(latency['summary']['cpu_s'])} s over {_mmm(latency['summary']['wall_s'])} "
+        "s wall.",
+    ]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The Markdown report of `results`."""
+    meta = results["meta"]
+    lines = [
+        f"# ingestflow benchmark — size `{meta['size']}`",
+        "",
+        f"- command: `{meta['command']}`",
+        f"- started {meta['started']}, took {meta.get('duration_s', 0):.0f} s; "
+        f"{meta['runs']} run(s) per contender, seed {meta['seed']}",
+        f"- machine: {meta['machine']['cpus']} CPUs, {meta['machine']['memory_gib']:.1f} GiB, "
+        f"{meta['machine']['platform']}, Python {meta['machine']['python']}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        "- load average (1/5/15 min) at start "
+        + "/".join(f"{x:.2f}" for x in meta.get("load_avg_start", []))
+        + ", at end "
+        + "/".join(f"{x:.2f}" for x in meta.get("load_avg_end", []))
+        + f" (a quiet machine is near 0; {meta['machine']['cpus']} CPUs)",
+    ]
+    if results.get("error"):
+        lines += ["", "## ERROR", "", "```", results["error"], "```"]
+    cases = results["cases"]
+    if results.get("targets"):
+        lines += [
+            "",
+            "## Targets",
+            "",
+            *(
+                [
+                    f"Targets are set for the full size; at size `{meta['size']}` they are only "
+                    "indicative.",
+                    "",
+                ]
+                if meta["size"] != "full"
+                else []
+            ),
+            "| target | value | goal | status | how |",
+            "|---|---:|---:|---|---|",
+        ]
+        for t in results["targets"]:
+            status = {"pass": "pass", "miss": "**MISS**", "n/a": "n/a"}[t["status"]]
+            value = "n/a" if t["value"] is None else f"{_f(t['value'])} {t['unit']}"
+            lines.append(
+                f"| {t['description']} | {value} | {t['op']} "
+                f"{_f(t['target'])} {t['unit']} | {status} | {t['note']} |"
+            )
+    titles = {
+        "large": "Case 1 — few large files",
+        "small": "Case 2 — many small files",
+    }
+    for name, title in titles.items():
+        case = cases.get(name)
+        if not case:
+            continue
+        ds = case["dataset"]
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            f"{ds['files']:,} CSV files, {ds['bytes'] / 1e6:,.1f} MB, {ds['rows']:,} rows. "
+            "Cells: median (min–max) over runs. MB/s is input CSV bytes per second of job "
+            "time; ÷ columns are throughput ratios to bare DuckDB.",
+            "",
+            *_files_table(case),
+            *_phases(case),
+            "",
+            "Output checks (last run, DuckDB over each contender's Parquet):",
+            "",
+            *_checks_table(case),
+        ]
+        if case.get("note"):
+            lines += ["", case["note"]]
+    if cases.get("ledger"):
+        lines += ["", "## Case 3 — ledger", "", *_ledger_section(cases["ledger"])]
+    if cases.get("latency"):
+        lines += ["", "## Case 4 — latency", "", *_latency_section(cases["latency"])]
+    lines += [
+        "",
+        "## What is measured",
+        "",
+        "- wall s: the contender's own process, fork to exit (interpreter start-up, imports, "
+        "JVM for PySpark); job s: the work inside it, timed by the process itself (PySpark: "
+        "without session start, shown apart as Spark start s).",
+        "- CPU s: user + system time of the process and the children it reaped (the PySpark "
+        "JVM); peak RSS: `ru_maxrss`, the largest single process of that tree.",
+        "- Every run starts in a fresh process and writes to a fresh folder; inputs are read "
+        "once before each case so every contender starts from the page cache; contenders take "
+        "turns run by run.",
+        "- Bare engines parse the one timestamp format of the data and skip ingestflow's input "
+        "checks: they are the floor.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(path: Path, results: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(markdown(results))
