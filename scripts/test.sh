@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap-venv.sh dev
-.venv/bin/python -m ruff format --check src tests
-.venv/bin/python -m ruff check src tests
+.venv/bin/python -m ruff format --check src tests benchmarks
+.venv/bin/python -m ruff check src tests benchmarks
 .venv/bin/python -m mypy
 .venv/bin/python -m pytest "$@"

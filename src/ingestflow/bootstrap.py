@@ -30,6 +30,7 @@ def build_pipeline(settings: Settings, *, watch: bool = False) -> Pipeline:
         settings.output_path,
         threads=settings.engine_threads,
         memory_limit=settings.engine_memory_limit,
+        compression=settings.output_compression,
         owner=owner_id(),
         owner_is_dead=is_dead_local_owner,
     )

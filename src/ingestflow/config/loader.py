@@ -31,7 +31,7 @@ _TOP_KEYS = {
 }
 _SECTION_KEYS = {
     "landing": {"path", "bucket", "settle", "watch"},
-    "output": {"path"},
+    "output": {"path", "compression"},
     "ledger": {"url"},
     "engine": {"name", "threads", "memory_limit"},
 }
@@ -136,6 +136,15 @@ def _number(raw: Any, key: str, default: Any, parse: Any) -> Any:
         raise ConfigError(key, str(exc)) from None
 
 
+COMPRESSIONS = ("snappy", "zstd", "gzip", "lz4", "none")
+
+
+def _compression(value: Any) -> str:
+    if not isinstance(value, str) or value.lower() not in COMPRESSIONS:
+        raise ConfigError("output.compression", f"must be one of {', '.join(COMPRESSIONS)}")
+    return value.lower()
+
+
 def load_settings(
     config: str | Path | None = None,
     env: str | None = None,
@@ -182,6 +191,7 @@ def load_settings(
         settle=_number(landing_t.get("settle"), "landing.settle", "1s", parse_duration),
         watch=bool(landing_t.get("watch", True)),
         output_path=_path(raw, "output", base, "output"),
+        output_compression=_compression(raw.get("output", {}).get("compression", "snappy")),
         ledger_url=url,
         ledger_path=ledger_path(url, base),
         schedule_interval=_number(

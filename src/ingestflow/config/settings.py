@@ -18,6 +18,7 @@ class Settings:
     settle: float
     watch: bool
     output_path: Path
+    output_compression: str
     ledger_url: str
     ledger_path: Path
     schedule_interval: float

@@ -57,7 +57,7 @@ class DuckDBEngine:
         output_root: Path,
         threads: int | None = None,
         memory_limit: str | None = None,
-        compression: str = "zstd",
+        compression: str = "snappy",
         small_file_bytes: int = 4 * 1024 * 1024,
         group_files: int = 500,
         group_bytes: int = 64 * 1024 * 1024,
@@ -66,7 +66,8 @@ class DuckDBEngine:
     ) -> None:
         self.landing_root = Path(landing_root)
         self.output_root = Path(output_root)
-        self.compression = compression
+        # DuckDB spells "no compression" 'uncompressed'; pyarrow spells it 'none'.
+        self.compression = "uncompressed" if compression == "none" else compression
         self.small_file_bytes = small_file_bytes
         self.group_files = group_files
         self.group_bytes = group_bytes
@@ -168,7 +169,9 @@ class DuckDBEngine:
             return
         tmp_dir = self._tmp / uuid.uuid4().hex
         try:
-            written = convert_group(self._con, [c for _, c in members], spec, tmp_dir)
+            written = convert_group(
+                self._con, [c for _, c in members], spec, tmp_dir, self.compression
+            )
         except (duckdb.Error, pa.ArrowException, OSError):
             shutil.rmtree(tmp_dir, ignore_errors=True)
             half = len(members) // 2

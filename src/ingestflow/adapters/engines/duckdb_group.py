@@ -26,7 +26,7 @@ def convert_group(
     inputs: Sequence[CsvInput],
     spec: TransformSpec,
     tmp_dir: Path,
-    compression: str = "zstd",
+    compression: str = "snappy",
 ) -> dict[int, tuple[Path, int]]:
     """Convert files sharing one header and compression. Returns input index -> (written Parquet
     file, rows) for every input whose rows came back as one contiguous run; inputs missing from
@@ -52,7 +52,8 @@ def convert_group(
     for name, end in zip(names, ends, strict=True):
         n = index[name]
         part = tmp_dir / f"{n}.parquet"
-        pq.write_table(data.slice(start, end - start), part, compression=compression)
+        codec = "none" if compression == "uncompressed" else compression
+        pq.write_table(data.slice(start, end - start), part, compression=codec)
         written[n] = (part, end - start)
         start = end
     return written

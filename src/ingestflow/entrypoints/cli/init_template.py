@@ -18,6 +18,8 @@ settle = "1s"
 [output]
 # One Parquet file per input: <output>/<workflow>/<key>.parquet
 path = "output"
+# snappy (fast, Spark's default), zstd (smaller files), gzip, lz4 or none
+compression = "snappy"
 
 [ledger]
 # sqlite:///absolute/path.db, or sqlite://relative/path.db (relative to this file)
