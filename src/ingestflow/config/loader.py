@@ -125,7 +125,7 @@ def ledger_path(url: str, base: Path) -> Path:
             "ledger.url", f"unsupported ledger {scheme!r}; expected sqlite:///path/to/ledger.db"
         )
     rest = match.group(2)
-    path = Path("/" + rest) if match.group(1) else base / rest
+    path = Path("/" + rest.lstrip("/")) if match.group(1) else base / rest
     return path if match.group(1) else path.resolve()
 
 

@@ -42,13 +42,13 @@ def _value(table: Mapping[str, Any], key: str, where: str) -> Any:
 def parse_workflow(table: Any, where: str, transforms: Mapping[str, TransformSpec]) -> Workflow:
     if not isinstance(table, dict):
         raise ConfigError(where, "must be a table")
-    for key in table:
-        if key not in _KNOWN:
-            raise ConfigError(f"{where}.{key}", f"unknown key (known: {', '.join(sorted(_KNOWN))})")
     name = table.get("name")
     if not isinstance(name, str) or not NAME.match(name):
         raise ConfigError(f"{where}.name", "must be letters, digits and '_' (it names a table)")
     where = f"workflows.{name}"
+    for key in table:
+        if key not in _KNOWN:
+            raise ConfigError(f"{where}.{key}", f"unknown key (known: {', '.join(sorted(_KNOWN))})")
     prefix = table.get("prefix")
     if not isinstance(prefix, str):
         raise ConfigError(f"{where}.prefix", "must be a string such as 'ohlcv/'")
