@@ -152,9 +152,10 @@ class DuckDBEngine:
                 for other in (";", "\t", "|"):
                     if other in csv_input.header[0]:
                         hint = f" (the header looks {other!r}-delimited: set options.delimiter)"
+            found = ", ".join(csv_input.header)
+            found = found if len(found) <= 200 else found[:197] + "..."
             raise TerminalError(
-                f"missing required column(s) {', '.join(missing)}; "
-                f"header has: {', '.join(csv_input.header)}{hint}"
+                f"missing required column(s) {', '.join(missing)}; header has: {found}{hint}"
             )
         return csv_input
 

@@ -28,7 +28,9 @@ def literal(text: str) -> str:
 NULL_MARKERS = "['', 'null', 'NULL']"
 
 # Types the CSV reader parses itself (faster than text + CAST); others are read as text.
-_READER_TYPES = {"double", "float", "bigint", "integer", "boolean"}
+# (Not integers: the reader, like CAST, rounds '3.5' to 4 instead of refusing it.)
+_READER_TYPES = {"double", "float", "boolean"}
+_INTEGER = r"'^\s*[+-]?[0-9]+\s*$'"
 
 
 def reader_types(spec: TransformSpec, header: tuple[str, ...]) -> dict[str, str]:
@@ -80,7 +82,15 @@ def cast_sql(rule: ColumnRule, *, strict: bool, typed: bool = False) -> str:
         expr = f"{fn}({value}, {formats_sql(rule)})"
         return f"CAST({expr} AS DATE)" if rule.type == "date" else expr
     cast = "CAST" if strict else "TRY_CAST"
-    return f"{cast}({value} AS {_SQL_TYPES[rule.type]})"
+    target = _SQL_TYPES[rule.type]
+    if rule.type in ("integer", "bigint"):
+        # Only whole numbers: a CAST alone would round '3.5' silently.
+        refuse = f"error('not a whole number: ' || {col})" if strict else "NULL"
+        return (
+            f"CASE WHEN {value} IS NULL THEN NULL WHEN regexp_matches({col}, {_INTEGER}) "
+            f"THEN {cast}(trim({col}) AS {target}) ELSE {refuse} END"
+        )
+    return f"{cast}({value} AS {target})"
 
 
 def select_sql(
