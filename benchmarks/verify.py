@@ -35,7 +35,7 @@ def output_checks(out_dir: Path) -> dict[str, Any]:
     if not files:
         return {"parquet_files": 0, "rows": 0, "sum_price_change": 0.0, "timestamps": 0}
     listing = "[" + ", ".join(_lit(str(p)) for p in files) + "]"
-    source = f"read_parquet({listing}, union_by_name = true)"
+    source = f"read_parquet({listing}, union_by_name = true, hive_partitioning = false)"
     con = quiet_duckdb()
     try:
         schema = {

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+import re
 
 from ingestflow.domain.errors import InvalidKeyError
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", "~")
 
 
@@ -14,7 +16,7 @@ def validate_key(key: str) -> str:
     """Return `key` if it is a safe relative key, else raise InvalidKeyError."""
     if not key:
         raise InvalidKeyError("empty key")
-    if any(ord(c) < 32 or ord(c) == 127 for c in key):
+    if _CONTROL.search(key):
         raise InvalidKeyError(f"key contains control characters: {key!r}")
     if key.startswith("/") or "\\" in key or (len(key) > 1 and key[1] == ":"):
         raise InvalidKeyError(f"key must be relative and '/'-separated: {key!r}")

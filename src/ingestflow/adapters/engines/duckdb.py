@@ -8,6 +8,7 @@ Parquet file that is renamed into place, so a crash never leaves a partial outpu
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -31,6 +32,10 @@ _TERMINAL_DUCKDB = (
     duckdb.ParserException,
     duckdb.OutOfRangeException,
 )
+
+
+# I/O errors that mean the input itself is damaged (retrying cannot help).
+_CORRUPT_COMPRESSION = re.compile(r"gzip|zlib|decompress|compressed", re.IGNORECASE)
 
 
 def output_path(output_root: Path, workflow: str, key: str) -> Path:
@@ -71,6 +76,7 @@ class DuckDBEngine:
         self.small_file_bytes = small_file_bytes
         self.group_files = group_files
         self.group_bytes = group_bytes
+        self._missing_cache: dict[tuple[TransformSpec, tuple[str, ...]], list[str]] = {}
         # Each process writes into its own temporary folder (outputs are renamed out of it), so
         # several processes can share one output root; leftovers of dead ones are cleared.
         tmp_root = self.output_root / TMP_DIR
@@ -145,7 +151,7 @@ class DuckDBEngine:
             raise TerminalError(f"input file is gone: {key}") from None
         except OSError as exc:
             raise TransientError(f"cannot read {key}: {exc}") from None
-        missing = spec.bound_to(csv_input.header).missing_columns(csv_input.header)
+        missing = self._missing(spec, csv_input.header)
         if missing:
             hint = ""
             if len(csv_input.header) == 1:
@@ -158,6 +164,15 @@ class DuckDBEngine:
                 f"missing required column(s) {', '.join(missing)}; header has: {found}{hint}"
             )
         return csv_input
+
+    def _missing(self, spec: TransformSpec, header: tuple[str, ...]) -> list[str]:
+        """Required columns absent from `header` (cached: batches repeat a few headers)."""
+        cache_key = (spec, header)
+        if cache_key not in self._missing_cache:
+            if len(self._missing_cache) > 1000:
+                self._missing_cache.clear()
+            self._missing_cache[cache_key] = spec.bound_to(header).missing_columns(header)
+        return self._missing_cache[cache_key]
 
     def _group(
         self, workflow: str, members: list[tuple[FileRecord, CsvInput]], spec: TransformSpec
@@ -232,6 +247,8 @@ class DuckDBEngine:
             raise TerminalError(self._diagnose(spec, text_source, csv_input, exc)) from None
         except (duckdb.IOException, OSError) as exc:
             tmp.unlink(missing_ok=True)
+            if _CORRUPT_COMPRESSION.search(str(exc)):
+                raise TerminalError(f"corrupt compressed data: {_short(str(exc))}") from None
             raise TransientError(f"I/O error: {_short(str(exc))}") from None
         except duckdb.Error as exc:
             tmp.unlink(missing_ok=True)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -47,13 +48,21 @@ def convert_group(
         return {}  # a file's rows are not contiguous: convert one by one instead
     index = {p: n for n, p in enumerate(paths)}
     tmp_dir.mkdir(parents=True, exist_ok=True)
+    codec = "none" if compression == "uncompressed" else compression
+    # Dictionary encoding pays off for repetitive text, not for prices; skipping it for the
+    # other columns halves the cost of writing many small files.
+    text_columns = [f.name for f in data.schema if pa.types.is_string(f.type)]
     written: dict[int, tuple[Path, int]] = {}
     start = 0
     for name, end in zip(names, ends, strict=True):
         n = index[name]
         part = tmp_dir / f"{n}.parquet"
-        codec = "none" if compression == "uncompressed" else compression
-        pq.write_table(data.slice(start, end - start), part, compression=codec)
+        pq.write_table(
+            data.slice(start, end - start),
+            part,
+            compression=codec,
+            use_dictionary=text_columns or False,
+        )
         written[n] = (part, end - start)
         start = end
     return written

@@ -29,17 +29,15 @@ def inspect_csv(path: Path, delimiter: str = ",") -> CsvInput:
     """Read the header of a (possibly gzipped) CSV file; TerminalError when it is not one.
     OSError propagates unchanged (the caller decides it is transient)."""
     with path.open("rb") as raw:
-        magic = raw.read(2)
-    compression = "gzip" if magic == GZIP_MAGIC else "none"
-    try:
+        probe = raw.read(_PROBE_BYTES)
+        compression = "gzip" if probe[:2] == GZIP_MAGIC else "none"
         if compression == "gzip":
-            with gzip.open(path, "rb") as stream:
-                probe = stream.read(_PROBE_BYTES)
-        else:
-            with path.open("rb") as stream:
-                probe = stream.read(_PROBE_BYTES)
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise TerminalError(f"corrupt gzip data: {exc}") from None
+            raw.seek(0)
+            try:
+                with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                    probe = stream.read(_PROBE_BYTES)
+            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+                raise TerminalError(f"corrupt gzip data: {exc}") from None
     if not probe.strip():
         raise TerminalError("empty file: no header row")
     if b"\x00" in probe:

@@ -33,8 +33,6 @@ CREATE INDEX IF NOT EXISTS workflow_status_batch
     ON workflow_status (batch_id) WHERE batch_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS workflow_status_by_status
     ON workflow_status (status, upload_time);
-CREATE INDEX IF NOT EXISTS workflow_status_by_key_prefix
-    ON workflow_status (key);
 
 -- Files and bytes per (workflow, status), maintained in the same transaction as every change.
 CREATE TABLE IF NOT EXISTS status_counts (
