@@ -136,6 +136,12 @@ def _number(raw: Any, key: str, default: Any, parse: Any) -> Any:
         raise ConfigError(key, str(exc)) from None
 
 
+def _flag(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(key, f"must be true or false, got {value!r}")
+    return value
+
+
 COMPRESSIONS = ("snappy", "zstd", "gzip", "lz4", "none")
 
 
@@ -167,6 +173,8 @@ def load_settings(
         if env_name not in overlays:
             known = ", ".join(sorted(overlays)) or "none defined"
             raise ConfigError(f"env.{env_name}", f"no such environment overlay ({known})")
+        if not isinstance(overlays[env_name], dict):
+            raise ConfigError(f"env.{env_name}", "must be a table like [env.prod]")
         raw = _merge(raw, overlays[env_name])
     raw = _apply_overrides(raw, environ)
     _check_keys(raw)
@@ -181,7 +189,9 @@ def load_settings(
         raise ConfigError("engine.name", f"unknown engine {engine!r} (available: duckdb)")
     transforms = parse_transforms(raw.get("transforms"))
     threads = engine_t.get("threads")
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
+    if threads is not None and (
+        not isinstance(threads, int) or isinstance(threads, bool) or threads < 1
+    ):
         raise ConfigError("engine.threads", "must be a positive integer")
     return Settings(
         config_path=path,
@@ -189,7 +199,7 @@ def load_settings(
         landing_path=landing,
         landing_bucket=str(landing_t.get("bucket") or landing.name or "landing"),
         settle=_number(landing_t.get("settle"), "landing.settle", "1s", parse_duration),
-        watch=bool(landing_t.get("watch", True)),
+        watch=_flag(landing_t.get("watch", True), "landing.watch"),
         output_path=_path(raw, "output", base, "output"),
         output_compression=_compression(raw.get("output", {}).get("compression", "snappy")),
         ledger_url=url,

@@ -30,6 +30,12 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _known_keys(table: dict[str, Any], where: str, known: set[str]) -> None:
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{where}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
+
+
 def _type(value: Any, where: str) -> str:
     try:
         return normalise_type(str(value))
@@ -49,6 +55,7 @@ def parse_transform(table: Any, where: str) -> TransformSpec:
         at = f"{where}.columns[{i}]"
         if not isinstance(col, dict):
             raise ConfigError(at, "must be a table with source, target, type")
+        _known_keys(col, at, {"source", "target", "type", "format", "formats", "required"})
         source = _str(col, "source", at)
         formats = col.get("formats", col.get("format", ()))
         columns.append(
@@ -65,6 +72,7 @@ def parse_transform(table: Any, where: str) -> TransformSpec:
         at = f"{where}.derived[{i}]"
         if not isinstance(d, dict):
             raise ConfigError(at, "must be a table with name and expr")
+        _known_keys(d, at, {"name", "expr", "type"})
         dtype = d.get("type")
         derived.append(
             DerivedColumn(

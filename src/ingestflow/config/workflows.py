@@ -12,10 +12,23 @@ from ingestflow.domain.transform import TransformSpec
 from ingestflow.domain.workflow import DEFAULT_INCLUDE, Workflow, parse_duration, parse_size
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def whole_number(value: Any) -> int:
+    """An integer, or a float/string holding one; fractions and non-finite values refused."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    raise ValueError(f"must be a whole number, got {value!r}")
+
+
 _PARSERS: dict[str, Callable[[Any], Any]] = {
-    "batch_size": int,
-    "max_batch_files": int,
-    "max_attempts": int,
+    "batch_size": whole_number,
+    "max_batch_files": whole_number,
+    "max_attempts": whole_number,
     "max_wait": parse_duration,
     "lease": parse_duration,
     "retry_backoff": parse_duration,
@@ -43,7 +56,7 @@ def parse_workflow(table: Any, where: str, transforms: Mapping[str, TransformSpe
     if not isinstance(table, dict):
         raise ConfigError(where, "must be a table")
     name = table.get("name")
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise ConfigError(f"{where}.name", "must be letters, digits and '_' (it names a table)")
     where = f"workflows.{name}"
     for key in table:

@@ -8,7 +8,7 @@ import re
 
 from ingestflow.domain.errors import InvalidKeyError
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
 TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", "~")
 
 

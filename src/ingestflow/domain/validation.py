@@ -18,7 +18,7 @@ def transform_problems(spec: TransformSpec) -> list[str]:
         if name in seen:
             problems.append(f"output column {name!r} is defined twice")
         seen.add(name)
-        if not IDENTIFIER.match(name):
+        if not IDENTIFIER.fullmatch(name):
             problems.append(f"output column name {name!r} must be letters, digits, '_' or ' '")
     for derived in spec.derived:
         if not derived.expr.strip():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,15 +28,19 @@ def parse_duration(value: str | int | float) -> float:
         if not match:
             raise ValueError(f"not a duration: {value!r} (use e.g. '30s', '10m', '2h')")
         seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    if seconds < 0:
-        raise ValueError(f"duration must not be negative: {value!r}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"duration must be finite and not negative: {value!r}")
     return seconds
 
 
-def parse_size(value: str | int) -> int:
+def parse_size(value: str | int | float) -> int:
     """'512MB', '1GiB', '10k' or a number of bytes -> bytes (powers of 1024)."""
     if isinstance(value, bool):
         raise ValueError(f"not a size: {value!r}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"size must be a whole number of bytes: {value!r}")
+        value = int(value)
     if isinstance(value, int):
         size = value
     else:

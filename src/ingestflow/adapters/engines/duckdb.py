@@ -12,6 +12,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -34,6 +35,7 @@ _TERMINAL_DUCKDB = (
 )
 
 
+_GLOB_CHARS = re.compile(r"[*?\[\]{}]")
 # I/O errors that mean the input itself is damaged (retrying cannot help).
 _CORRUPT_COMPRESSION = re.compile(r"gzip|zlib|decompress|compressed", re.IGNORECASE)
 
@@ -110,7 +112,7 @@ class DuckDBEngine:
             except FileProcessingError as exc:
                 rejected.append(_failed(record, exc))
                 continue
-            if record.size > self.small_file_bytes:
+            if record.size > self.small_file_bytes or _GLOB_CHARS.search(record.key):
                 yield [self._single(workflow, record, csv_input, spec)]
             else:
                 groups.setdefault((csv_input.header, csv_input.compression), []).append(
@@ -226,7 +228,27 @@ class DuckDBEngine:
     def _convert(
         self, workflow: str, key: str, csv_input: CsvInput, spec: TransformSpec
     ) -> tuple[Path, int]:
-        path, header, compression = str(csv_input.path), csv_input.header, csv_input.compression
+        with self._readable(csv_input.path) as path:
+            return self._convert_path(workflow, key, csv_input, spec, path)
+
+    @contextmanager
+    def _readable(self, path: Path) -> Iterator[str]:
+        """A path DuckDB reads literally. DuckDB expands glob characters (* ? [ {) in file
+        names, so such a file is read through a plain-named link in the temporary folder."""
+        if not _GLOB_CHARS.search(str(path)):
+            yield str(path)
+            return
+        link = self._tmp / f"{uuid.uuid4().hex}{''.join(path.suffixes[-2:])}"
+        link.symlink_to(path.resolve())
+        try:
+            yield str(link)
+        finally:
+            link.unlink(missing_ok=True)
+
+    def _convert_path(
+        self, workflow: str, key: str, csv_input: CsvInput, spec: TransformSpec, path: str
+    ) -> tuple[Path, int]:
+        header, compression = csv_input.header, csv_input.compression
         spec = spec.bound_to(header)
         types = sql.reader_types(spec, header)
         source = sql.read_csv_sql(path, header, compression, spec.delimiter, types)

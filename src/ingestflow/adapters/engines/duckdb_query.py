@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,16 @@ def run_query(
     """Run `sql` with a view per workflow over `<output>/<workflow>/**/*.parquet`.
     A workflow without outputs yet is not a table (DuckDB cannot read an empty glob)."""
     con = duckdb.connect(":memory:")
+    # DuckDB expands glob characters anywhere in a path; a plain-named link to the output
+    # root keeps an output folder such as 'exports[2024]' literal.
+    links = tempfile.TemporaryDirectory(prefix="ingestflow-query-")
+    root = Path(links.name) / "output"
+    root.symlink_to(output_root.resolve(), target_is_directory=True)
     try:
         for name in workflows:
             folder = output_root / name
             if any(folder.rglob("*.parquet")):
-                pattern = literal(str(folder / "**" / "*.parquet"))
+                pattern = literal(str(root / name / "**" / "*.parquet"))
                 con.execute(
                     f"CREATE VIEW {ident(name)} AS SELECT * FROM "
                     f"read_parquet({pattern}, union_by_name = true)"
@@ -37,3 +43,4 @@ def run_query(
         return columns, cursor.fetchall()
     finally:
         con.close()
+        links.cleanup()

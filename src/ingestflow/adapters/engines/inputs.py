@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,8 @@ def inspect_csv(path: Path, delimiter: str = ",") -> CsvInput:
         raise TerminalError("empty file: no header row")
     if b"\x00" in probe:
         raise TerminalError("binary content: the file is not CSV text (NUL bytes found)")
-    first_line = probe.split(b"\n", 1)[0].rstrip(b"\r")
+    # \r\n, \n and old Mac \r line ends.
+    first_line = re.split(rb"\r\n|\n|\r", probe, maxsplit=1)[0]
     if len(first_line) == len(probe) and len(probe) == _PROBE_BYTES:
         raise TerminalError(f"no line break in the first {_PROBE_BYTES} bytes: not a CSV file")
     try:
@@ -51,7 +53,10 @@ def inspect_csv(path: Path, delimiter: str = ",") -> CsvInput:
         raise TerminalError(
             f"header is not UTF-8 text (byte {exc.start}): the file is not a UTF-8 CSV"
         ) from None
-    header = tuple(next(csv.reader([text], delimiter=delimiter)))
+    try:
+        header = tuple(next(csv.reader([text], delimiter=delimiter)))
+    except csv.Error as exc:
+        raise TerminalError(f"unreadable header row: {exc}") from None
     header = tuple(h.strip() for h in header)
     if not header or all(not h for h in header):
         raise TerminalError("empty header row")
