@@ -57,7 +57,7 @@ class Discovery:
             if not settled and now - info.mtime < self.settle:
                 listing.unsettled.append(info.key)  # maybe still being written
                 continue
-            # A future mtime (clock skew, preserved timestamps) must not delay batching.
+            # A future mtime (clock skew) must not push the upload time past now.
             upload = min(info.mtime, now)
             todo.append((ObjectInfo(info.key, info.size, info.etag, upload), workflow.name))
         return todo
