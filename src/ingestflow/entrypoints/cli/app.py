@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -53,6 +54,17 @@ EnvOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@app.callback()
+def _global_options(config: ConfigOpt = None, env: EnvOpt = None) -> None:
+    """`ingestflow --config PATH --env NAME COMMAND` works as well as options after COMMAND."""
+    # The commands read these variables (their options' envvar), so placing --config/--env
+    # before the command name means the same as after it; an option after it still wins.
+    if config is not None:
+        os.environ["INGESTFLOW_CONFIG"] = str(config)
+    if env is not None:
+        os.environ["INGESTFLOW_ENV"] = env
 
 
 def handles_errors(func: F) -> F:
