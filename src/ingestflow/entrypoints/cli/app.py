@@ -46,7 +46,7 @@ EnvOpt = Annotated[
     typer.Option(
         "--env",
         "-e",
-        help="Environment overlay: [env.<name>].",
+        help="Environment overlay to apply, e.g. prod for the env.prod table.",
         envvar="INGESTFLOW_ENV",
         show_envvar=True,
     ),
