@@ -157,7 +157,7 @@ class SqliteStatusStore(SqliteReads):
     def renew(self, batch_id: str, lease_until: float) -> bool:
         with self._tx() as db:
             cur = db.execute(
-                "UPDATE workflow_status SET lease_until = ?"
+                "UPDATE workflow_status INDEXED BY workflow_status_batch_key SET lease_until = ?"
                 " WHERE batch_id = ? AND status = 'PROCESSING'",
                 (lease_until, batch_id),
             )
@@ -175,7 +175,8 @@ class SqliteStatusStore(SqliteReads):
             # One outcome per key: a repeated report must not change the file twice.
             for outcome in {o.key: o for o in reversed(outcomes)}.values():
                 row = db.execute(
-                    f"{SELECT} WHERE batch_id = ? AND key = ? AND status = 'PROCESSING'",
+                    f"{SELECT} INDEXED BY workflow_status_batch_key"
+                    " WHERE batch_id = ? AND key = ? AND status = 'PROCESSING'",
                     (batch_id, outcome.key),
                 ).fetchone()
                 if row is None:
@@ -228,7 +229,8 @@ class SqliteStatusStore(SqliteReads):
 
     def _close_batch_if_empty(self, db: sqlite3.Connection, batch_id: str, state: str) -> None:
         left = db.execute(
-            "SELECT 1 FROM workflow_status WHERE batch_id = ? AND status = 'PROCESSING' LIMIT 1",
+            "SELECT 1 FROM workflow_status INDEXED BY workflow_status_batch_key"
+            " WHERE batch_id = ? AND status = 'PROCESSING' LIMIT 1",
             (batch_id,),
         ).fetchone()
         if left is None:
@@ -241,7 +243,9 @@ class SqliteStatusStore(SqliteReads):
         changes: list[Change] = []
         with self._tx() as db:
             rows = db.execute(
-                f"{SELECT} WHERE batch_id = ? AND status = 'PROCESSING'", (batch_id,)
+                f"{SELECT} INDEXED BY workflow_status_batch_key"
+                " WHERE batch_id = ? AND status = 'PROCESSING'",
+                (batch_id,),
             ).fetchall()
             for old in map(to_record, rows):
                 new = replace(
@@ -269,7 +273,8 @@ class SqliteStatusStore(SqliteReads):
             ).fetchall()
             for batch_id in dict.fromkeys(dead_batches):
                 rows += db.execute(
-                    f"{SELECT} WHERE batch_id = ? AND status = 'PROCESSING' AND lease_until >= ?",
+                    f"{SELECT} INDEXED BY workflow_status_batch_key"
+                    " WHERE batch_id = ? AND status = 'PROCESSING' AND lease_until >= ?",
                     (batch_id, now),
                 ).fetchall()
             rows = list({(r[0], r[1]): r for r in rows}.values())  # each file once

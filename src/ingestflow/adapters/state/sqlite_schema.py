@@ -29,8 +29,8 @@ CREATE INDEX IF NOT EXISTS workflow_status_todo
     ON workflow_status (workflow, upload_time, available_at) WHERE status = 'TODO';
 CREATE INDEX IF NOT EXISTS workflow_status_processing
     ON workflow_status (lease_until) WHERE status = 'PROCESSING';
-CREATE INDEX IF NOT EXISTS workflow_status_batch
-    ON workflow_status (batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS workflow_status_batch_key
+    ON workflow_status (batch_id, key) WHERE batch_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS workflow_status_by_status
     ON workflow_status (status, upload_time);
 
