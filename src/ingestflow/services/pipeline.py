@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ingestflow.domain.records import Batch, FileOutcome
 from ingestflow.domain.status import Status
@@ -28,7 +28,6 @@ class RunSummary:
     failed: int = 0
     retried: int = 0
     unrouted: int = 0
-    results: list[BatchResult] = field(default_factory=list)
 
     def add(self, result: BatchResult) -> None:
         self.batches += 1
@@ -39,7 +38,6 @@ class RunSummary:
             for t in result.transitions
             if t.new_status is Status.TODO and t.reason == "retryable failure"
         )
-        self.results.append(result)
 
 
 class Pipeline:

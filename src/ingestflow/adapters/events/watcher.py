@@ -8,7 +8,6 @@ are hints: the reconciliation listing is the safety net for anything missed here
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 import time
@@ -24,6 +23,8 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
+from ingestflow.adapters.storage.local import relative_key
+
 
 class _Handler(FileSystemEventHandler):
     def __init__(self, root: Path, sink: queue.Queue[str]) -> None:
@@ -33,10 +34,7 @@ class _Handler(FileSystemEventHandler):
         self.pending: dict[str, float] = {}  # created, no write seen yet: key -> when
 
     def _key(self, path: str | bytes) -> str | None:
-        text = path.decode() if isinstance(path, bytes) else path
-        with contextlib.suppress(ValueError):  # outside the root: not ours
-            return Path(text).resolve().relative_to(self._root).as_posix()
-        return None
+        return relative_key(self._root, path.decode() if isinstance(path, bytes) else path)
 
     def _announce(self, path: str | bytes) -> None:
         key = self._key(path)

@@ -186,18 +186,6 @@ class SqliteDb:
             except sqlite3.Error as exc:
                 raise LedgerError(f"ledger query failed: {exc}") from exc
 
-    def change(
-        self,
-        db: sqlite3.Connection,
-        old: FileRecord | None,
-        new: FileRecord,
-        now: float,
-        reason: str,
-        extra: dict[str, Any] | None = None,
-    ) -> Transition:
-        """Write one change; see `apply`."""
-        return self.apply(db, [Change(old, new, reason, extra or {})], now)[0]
-
     def apply(
         self, db: sqlite3.Connection, changes: Sequence[Change], now: float
     ) -> list[Transition]:

@@ -9,6 +9,14 @@ from pathlib import Path
 from ingestflow.domain.records import ObjectInfo
 
 
+def relative_key(root: Path, path: str | Path) -> str | None:
+    """The '/'-separated key of `path` under the resolved `root`, or None when outside it."""
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return None
+
+
 def _info(key: str, st: os.stat_result) -> ObjectInfo:
     # size + mtime_ns identify a local file's content version, like an S3 etag.
     return ObjectInfo(key, st.st_size, f"{st.st_size}-{st.st_mtime_ns}", st.st_mtime)
@@ -27,11 +35,7 @@ class LocalObjectStore:
 
     def key_for(self, path: str | Path) -> str | None:
         """The key of an absolute path under root, or None when it lies outside."""
-        try:
-            rel = Path(path).resolve().relative_to(self.root.resolve())
-        except ValueError:
-            return None
-        return rel.as_posix()
+        return relative_key(self.root.resolve(), path)
 
     def path_for(self, key: str) -> Path:
         return self.root / key
