@@ -78,8 +78,11 @@ class StatusStore(Protocol):
         prefix: str | None = None,
         workflow: str | None = None,
         limit: int | None = None,
+        after: tuple[float, str] | None = None,
     ) -> list[FileRecord]:
-        """Records filtered by status / key prefix / workflow, ordered by upload time."""
+        """Records filtered by status / key prefix / workflow, ordered by (upload time, key).
+        `after` is a keyset cursor: only records strictly after that (upload_time, key), so a
+        caller pages through any number of rows with `limit` without an OFFSET scan."""
 
     def counts(self) -> dict[Status, int]:
         """Number of files per status; every status present."""
@@ -99,6 +102,16 @@ class StatusStore(Protocol):
         """Replace the list of landing files that no workflow takes."""
 
     def unrouted(self) -> list[UnroutedFile]: ...
+
+    def set_markers(self, bucket: str, markers: Sequence[tuple[str, str]]) -> None:
+        """Replace the completeness markers seen in the landing store: (workflow, folder
+        prefix) pairs, the folder with its trailing '/' (see Workflow.ready_marker)."""
+
+    def add_markers(self, bucket: str, markers: Sequence[tuple[str, str]]) -> None:
+        """Add markers announced by events (a later `set_markers` replaces the whole set)."""
+
+    def markers(self, bucket: str) -> list[tuple[str, str]]:
+        """The (workflow, folder prefix) pairs whose marker is present."""
 
     def close(self) -> None: ...
 

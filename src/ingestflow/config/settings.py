@@ -27,6 +27,12 @@ class Settings:
     engine_memory_limit: str | None
     workflows: tuple[Workflow, ...]
     transforms: dict[str, TransformSpec] = field(default_factory=dict)
+    # Symlinks in the landing folder are ignored (listed as unrouted) unless this is true; even
+    # then only links whose target resolves inside the landing folder are followed.
+    follow_symlinks: bool = False
+    # With file-system events on, the full reconciliation listing runs this often (not every
+    # tick); without events it runs every `schedule_interval`.
+    reconcile_interval: float = 60.0
 
     def workflow(self, name: str) -> Workflow | None:
         return next((w for w in self.workflows if w.name == name), None)

@@ -71,6 +71,10 @@ class Workflow:
     stale_after: float = 5 * 3600.0
     include: tuple[str, ...] = DEFAULT_INCLUDE
     options: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Completeness marker: a folder's files wait until a file of this name lands in the same
+    # folder; `max_wait` still flushes them unless `marker_required`.
+    ready_marker: str | None = None
+    marker_required: bool = False
 
     def takes(self, key: str) -> bool:
         return key.startswith(self.prefix) and keys.matches_any(key, self.include)

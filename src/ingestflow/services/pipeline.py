@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ingestflow.domain.records import Batch, FileOutcome
 from ingestflow.domain.status import Status
@@ -28,6 +28,11 @@ class RunSummary:
     failed: int = 0
     retried: int = 0
     unrouted: int = 0
+    # Why nothing ran, one line per workflow with waiting files ("2 files wait: batch_size
+    # 10, or by max_wait at 20:32:17"); filled by run_once when it ran no batch.
+    waiting: list[str] = field(default_factory=list)
+    # True when a stop was requested (SIGINT/SIGTERM) before the run finished its work.
+    interrupted: bool = False
 
     def add(self, result: BatchResult) -> None:
         self.batches += 1
