@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ingestflow.adapters.engines.duckdb import DuckDBEngine
 from ingestflow.adapters.events.watcher import FolderWatcher
 from ingestflow.adapters.processes import is_dead_local_owner, owner_id
 from ingestflow.adapters.state.sqlite import SqliteStatusStore
 from ingestflow.adapters.storage.local import LocalObjectStore
 from ingestflow.config.settings import Settings
+from ingestflow.domain.errors import IngestflowError
+from ingestflow.domain.outputs import PATH_MAX
 from ingestflow.ports import EventSource, StatusStore
 from ingestflow.services.discovery import Discovery
 from ingestflow.services.pipeline import Pipeline
@@ -20,11 +24,23 @@ def open_store(settings: Settings) -> StatusStore:
     return store
 
 
+def _folder(path: Path, what: str) -> None:
+    """Create `path` if needed; one readable line when it cannot be a folder."""
+    if path.exists() and not path.is_dir():
+        raise IngestflowError(f"{what} {path} is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IngestflowError(f"cannot create {what} {path}: {exc.strerror or exc}") from None
+
+
 def build_pipeline(settings: Settings, *, watch: bool = False) -> Pipeline:
-    settings.landing_path.mkdir(parents=True, exist_ok=True)
-    settings.output_path.mkdir(parents=True, exist_ok=True)
+    _folder(settings.landing_path, "landing folder")
+    _folder(settings.output_path, "output folder")
     store = open_store(settings)
-    objects = LocalObjectStore(settings.landing_path, settings.landing_bucket)
+    objects = LocalObjectStore(
+        settings.landing_path, settings.landing_bucket, follow_symlinks=settings.follow_symlinks
+    )
     engine = DuckDBEngine(
         settings.landing_path,
         settings.output_path,
@@ -33,13 +49,20 @@ def build_pipeline(settings: Settings, *, watch: bool = False) -> Pipeline:
         compression=settings.output_compression,
         owner=owner_id(),
         owner_is_dead=is_dead_local_owner,
+        follow_symlinks=settings.follow_symlinks,
     )
     events: EventSource | None = None
     if watch and settings.watch:
-        events = FolderWatcher(settings.landing_path)
+        events = FolderWatcher(settings.landing_path, settle=settings.settle)
     return Pipeline(
         store=store,
-        discovery=Discovery(store, objects, settings.workflows, settings.settle),
+        discovery=Discovery(
+            store,
+            objects,
+            settings.workflows,
+            settings.settle,
+            max_output_path=PATH_MAX - len(str(settings.output_path).encode("utf-8")) - 1,
+        ),
         engine=engine,
         workflows=settings.workflows,
         specs={w.name: settings.spec_for(w) for w in settings.workflows},
@@ -47,4 +70,5 @@ def build_pipeline(settings: Settings, *, watch: bool = False) -> Pipeline:
         schedule_interval=settings.schedule_interval,
         events=events,
         owner_is_dead=is_dead_local_owner,
+        reconcile_interval=settings.reconcile_interval,
     )

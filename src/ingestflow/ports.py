@@ -70,6 +70,11 @@ class StatusStore(Protocol):
         """Every TODO file of a workflow (including retries still in their backoff): count,
         bytes and the oldest upload time. Cheap at any ledger size."""
 
+    def marked_backlog(self, workflow: str, now: float) -> Backlog:
+        """The part of `backlog` lying in folders whose completeness marker is present
+        (Workflow.ready_marker): count, bytes and oldest upload time. Cheap: one index range
+        per marked folder."""
+
     def get(self, bucket: str, key: str) -> FileRecord | None: ...
 
     def files(

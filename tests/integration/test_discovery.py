@@ -278,3 +278,71 @@ def test_announced_keys_are_registered_without_waiting_for_the_settle_time(
     )
     assert [t.key for t in listing.registered] == ["ohlcv/new.csv"]
     assert finder.reconcile(time.time()).registered == []
+
+
+def test_a_file_with_a_future_modification_time_is_registered_once_seen_unchanged_for_settle(
+    store: SqliteStatusStore, landing: Path
+) -> None:
+    """Clock skew: a writer's clock ahead of ours must not hide the file forever."""
+    write(landing, "ohlcv/skewed.csv", age=-3600.0)  # modified "in an hour"
+    finder = discovery(store, landing, settle=0.3)
+    first = finder.reconcile(time.time())
+    assert first.registered == []
+    assert first.unsettled == ["ohlcv/skewed.csv"]
+    time.sleep(0.35)
+    now = time.time()
+    second = finder.reconcile(now)
+    assert [t.key for t in second.registered] == ["ohlcv/skewed.csv"]
+    record = store.get(finder.objects.bucket, "ohlcv/skewed.csv")
+    assert record is not None and record.upload_time <= now
+
+
+def test_a_future_file_that_keeps_changing_is_not_taken(
+    store: SqliteStatusStore, landing: Path
+) -> None:
+    finder = discovery(store, landing, settle=0.3)
+    for i in range(3):
+        write(landing, "ohlcv/growing.csv", text="Date\n" * (i + 1), age=-3600.0)
+        assert finder.reconcile(time.time()).registered == []
+        time.sleep(0.2)
+
+
+def test_a_key_whose_output_path_cannot_be_derived_is_refused_up_front_as_unrouted(
+    store: SqliteStatusStore, landing: Path
+) -> None:
+    deep = "ohlcv/" + "/".join(["d" * 200] * 3) + "/x.csv"
+    write(landing, deep)
+    write(landing, "ohlcv/ok.csv")
+    finder = Discovery(store, LocalObjectStore(landing), WORKFLOWS, 0.0, max_output_path=300)
+    listing = finder.reconcile(time.time())
+    assert [t.key for t in listing.registered] == ["ohlcv/ok.csv"]
+    (unrouted,) = store.unrouted()
+    assert unrouted.key == deep
+    assert unrouted.reason.startswith("cannot be processed: output path would be")
+
+
+def test_completeness_markers_are_recorded_never_registered_nor_unrouted(
+    store: SqliteStatusStore, landing: Path
+) -> None:
+    marked = Workflow("daily", "daily/", ready_marker="_SUCCESS")
+    finder = Discovery(store, LocalObjectStore(landing), (marked, OHLCV), settle=0.0)
+    write(landing, "daily/2024-01-01/a.csv")
+    write(landing, "daily/2024-01-01/_SUCCESS", text="")
+    write(landing, "daily/2024-01-02/b.csv")
+    write(landing, "ohlcv/_SUCCESS", text="")  # not a marker of ohlcv: unrouted
+    listing = finder.reconcile(time.time())
+    assert sorted(t.key for t in listing.registered) == [
+        "daily/2024-01-01/a.csv",
+        "daily/2024-01-02/b.csv",
+    ]
+    assert store.markers(finder.objects.bucket) == [("daily", "daily/2024-01-01/")]
+    assert [u.key for u in store.unrouted()] == ["ohlcv/_SUCCESS"]
+    write(landing, "daily/2024-01-02/_SUCCESS", text="")
+    finder.register_keys(["daily/2024-01-02/_SUCCESS"], time.time())
+    assert sorted(store.markers(finder.objects.bucket)) == [
+        ("daily", "daily/2024-01-01/"),
+        ("daily", "daily/2024-01-02/"),
+    ]
+    (landing / "daily/2024-01-01/_SUCCESS").unlink()
+    finder.reconcile(time.time())
+    assert store.markers(finder.objects.bucket) == [("daily", "daily/2024-01-02/")]

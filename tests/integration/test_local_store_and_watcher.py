@@ -55,18 +55,6 @@ def test_listing_skips_hidden_folders_at_any_depth(tmp_path: Path) -> None:
     assert keys == ["ohlcv/a.csv"]
 
 
-def test_symbolic_links_to_files_are_followed_and_broken_ones_skipped(tmp_path: Path) -> None:
-    landing = tmp_path / "landing"
-    target = write(tmp_path, "elsewhere/real.csv", "Date,Open\n")
-    (landing / "ohlcv").mkdir(parents=True)
-    (landing / "ohlcv" / "link.csv").symlink_to(target)
-    (landing / "ohlcv" / "broken.csv").symlink_to(tmp_path / "nowhere.csv")
-    objects = LocalObjectStore(landing)
-    (info,) = objects.list()
-    assert (info.key, info.size) == ("ohlcv/link.csv", target.stat().st_size)
-    assert objects.stat("ohlcv/broken.csv") is None
-
-
 def test_stat_finds_files_by_key_and_nothing_else(tmp_path: Path) -> None:
     write(tmp_path, "ohlcv/2024/a.csv", "12345")
     objects = LocalObjectStore(tmp_path)
@@ -265,3 +253,27 @@ def test_a_stopped_watcher_announces_nothing_more(tmp_path: Path) -> None:
     write(root, "after.csv")
     assert "after.csv" not in drain_for(watcher, 0.3)
     watcher.stop()  # stopping twice is harmless
+
+
+def test_a_file_reopened_to_append_is_announced_once_it_settles_not_at_every_close(
+    tmp_path: Path,
+) -> None:
+    """Log shippers close and reopen a file to append: each close is not an arrival."""
+    root = tmp_path / "landing"
+    (root / "logs").mkdir(parents=True)
+    watcher = FolderWatcher(root, settle=1.0)
+    watcher.start()
+    try:
+        path = root / "logs" / "app.csv"
+        seen: list[str] = []
+        for i in range(4):
+            with path.open("a") as handle:
+                handle.write(f"line {i}\n")
+            closed_at = time.monotonic()
+            seen += drain_for(watcher, 0.4)
+        assert "logs/app.csv" not in seen  # 0.4 s between appends: never settled
+        seen = drain_until(watcher, "logs/app.csv", seconds=5.0)
+        assert "logs/app.csv" in seen
+        assert time.monotonic() - closed_at >= 0.9
+    finally:
+        watcher.stop()

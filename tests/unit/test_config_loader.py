@@ -453,9 +453,12 @@ def test_an_override_for_an_unknown_workflow_names_the_variable(
     assert "'nope'" in error.problem
 
 
-def test_an_override_of_an_unknown_key_is_a_config_error(write_config: WriteConfig) -> None:
+def test_an_override_of_an_unknown_key_in_a_known_section_names_the_variable(
+    write_config: WriteConfig,
+) -> None:
     error = config_error(write_config(""), environ={"INGESTFLOW_LANDING__COLOUR": "red"})
-    assert error.key == "landing.colour"
+    assert error.key == "INGESTFLOW_LANDING__COLOUR"
+    assert error.problem.startswith("unknown key 'colour' (known: bucket, follow_symlinks, ")
 
 
 def test_an_override_below_a_plain_value_names_the_variable(write_config: WriteConfig) -> None:

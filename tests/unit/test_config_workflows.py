@@ -97,9 +97,24 @@ def test_a_single_include_string_is_one_pattern(write_config: WriteConfig) -> No
     assert _workflow(write_config, 'include = "*.txt"\n').include == ("*.txt",)
 
 
-def test_option_values_are_kept_as_text(write_config: WriteConfig) -> None:
-    wf = _workflow(write_config, "[workflows.options]\ndelimiter = '|'\nskip = 2\n")
-    assert dict(wf.options) == {"delimiter": "|", "skip": "2"}
+def test_the_engine_options_are_kept_as_given(write_config: WriteConfig) -> None:
+    extra = "[workflows.options]\ndelimiter = '|'\ndate_format = '%d.%m.%Y'\n"
+    assert dict(_workflow(write_config, extra).options) == {
+        "delimiter": "|",
+        "date_format": "%d.%m.%Y",
+    }
+
+
+def test_an_unknown_option_is_a_config_error_listing_the_known_ones(
+    write_config: WriteConfig,
+) -> None:
+    # It used to be kept and silently ignored: a misspelt `timestamp_fromat` did nothing.
+    error = config_error(write_config(OHLCV_WORKFLOW + "[workflows.options]\nskip = 2\n"))
+    assert error.key == "workflows.ohlcv.options.skip"
+    assert error.problem == (
+        "unknown key 'skip' (known: date_format, delimiter, marker_required, ready_marker, "
+        "timestamp_format)"
+    )
 
 
 def test_a_workflow_may_use_a_declared_transform(write_config: WriteConfig) -> None:

@@ -72,3 +72,20 @@ def test_the_commented_examples_load_once_uncommented(write_config: WriteConfig)
     spec = settings.spec_for(settings.workflows[0])
     date_rule = next(c for c in spec.columns if c.source == "Date")
     assert date_rule.parse_formats() == ("%d/%m/%Y %H:%M",)
+
+
+def test_the_template_mentions_the_marker_symlink_and_reconcile_keys(
+    write_config: WriteConfig,
+) -> None:
+    for line in (
+        "# follow_symlinks = false",
+        '# reconcile_interval = "1m"',
+        '# ready_marker = "_SUCCESS"',
+        "# marker_required = false",
+    ):
+        assert line in TEMPLATE.splitlines()
+    settings = load_settings(write_config(COMMENTED_TOML.sub(r"\1", TEMPLATE)), environ={})
+    assert (settings.follow_symlinks, settings.reconcile_interval) == (False, 60.0)
+    wf = settings.workflows[0]
+    assert (wf.ready_marker, wf.marker_required) == ("_SUCCESS", False)
+    assert "ready_marker" not in wf.options

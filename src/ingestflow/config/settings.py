@@ -33,6 +33,9 @@ class Settings:
     # With file-system events on, the full reconciliation listing runs this often (not every
     # tick); without events it runs every `schedule_interval`.
     reconcile_interval: float = 60.0
+    # Problems that do not stop ingestflow (an INGESTFLOW_* variable that is not a setting):
+    # the entrypoint shows them once per process (`ingestflow.config.report_warnings`).
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def workflow(self, name: str) -> Workflow | None:
         return next((w for w in self.workflows if w.name == name), None)

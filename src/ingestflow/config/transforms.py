@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingestflow.config.formats import check_delimiter, check_format
+from ingestflow.config.known import check_known
 from ingestflow.domain.errors import ConfigError
 from ingestflow.domain.transform import (
     PRESETS,
@@ -30,10 +32,26 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _known_keys(table: dict[str, Any], where: str, known: set[str]) -> None:
-    for key in table:
-        if key not in known:
-            raise ConfigError(f"{where}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
+def _tables(table: dict[str, Any], name: str, where: str) -> list[Any]:
+    value = table.get(name, [])
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}.{name}", f"must be an array of tables ([[transforms.{name}]])")
+    return value
+
+
+def _formats(col: dict[str, Any], where: str) -> tuple[str, ...]:
+    """`formats = [...]` or `format = "..."` (not both), every one a valid strptime format."""
+    if "format" in col and "formats" in col:
+        raise ConfigError(f"{where}.formats", "set either format or formats, not both")
+    key = "formats" if "formats" in col else "format"
+    if key not in col:
+        return ()
+    formats = _strings(col[key], f"{where}.{key}")
+    if not formats:
+        raise ConfigError(f"{where}.{key}", "must name at least one format")
+    for i, fmt in enumerate(formats):
+        check_format(fmt, f"{where}.{key}" if key == "format" else f"{where}.{key}[{i}]")
+    return formats
 
 
 def _type(value: Any, where: str) -> str:
@@ -46,33 +64,33 @@ def _type(value: Any, where: str) -> str:
 def parse_transform(table: Any, where: str) -> TransformSpec:
     if not isinstance(table, dict):
         raise ConfigError(where, "must be a table")
-    known = {"name", "columns", "derived", "drop", "keep_others", "delimiter"}
-    for extra in sorted(set(table) - known):
-        raise ConfigError(f"{where}.{extra}", f"unknown key (known: {', '.join(sorted(known))})")
+    check_known(table, where, ("name", "columns", "derived", "drop", "keep_others", "delimiter"))
     name = _str(table, "name", where)
     columns = []
-    for i, col in enumerate(table.get("columns", [])):
+    for i, col in enumerate(_tables(table, "columns", where)):
         at = f"{where}.columns[{i}]"
         if not isinstance(col, dict):
             raise ConfigError(at, "must be a table with source, target, type")
-        _known_keys(col, at, {"source", "target", "type", "format", "formats", "required"})
+        check_known(col, at, ("source", "target", "type", "format", "formats", "required"))
         source = _str(col, "source", at)
-        formats = col.get("formats", col.get("format", ()))
+        required = col.get("required", True)
+        if not isinstance(required, bool):
+            raise ConfigError(f"{at}.required", f"must be true or false, got {required!r}")
         columns.append(
             ColumnRule(
                 source=source,
                 target=_str(col, "target", at, default=source),
                 type=_type(col.get("type", "varchar"), f"{at}.type"),
-                formats=_strings(formats, f"{at}.format") if formats else (),
-                required=bool(col.get("required", True)),
+                formats=_formats(col, at),
+                required=required,
             )
         )
     derived = []
-    for i, d in enumerate(table.get("derived", [])):
+    for i, d in enumerate(_tables(table, "derived", where)):
         at = f"{where}.derived[{i}]"
         if not isinstance(d, dict):
             raise ConfigError(at, "must be a table with name and expr")
-        _known_keys(d, at, {"name", "expr", "type"})
+        check_known(d, at, ("name", "expr", "type"))
         dtype = d.get("type")
         derived.append(
             DerivedColumn(
@@ -90,7 +108,7 @@ def parse_transform(table: Any, where: str) -> TransformSpec:
         derived=tuple(derived),
         drop=_strings(table.get("drop", []), f"{where}.drop"),
         keep_others=keep,
-        delimiter=_str(table, "delimiter", where, default=","),
+        delimiter=check_delimiter(table.get("delimiter", ","), f"{where}.delimiter"),
     )
     problems = transform_problems(spec)
     if problems:

@@ -21,8 +21,20 @@ class Backlog:
         return 0.0 if self.oldest_upload_time is None else max(0.0, now - self.oldest_upload_time)
 
 
-def readiness(workflow: Workflow, backlog: Backlog, now: float) -> str | None:
-    """Why a batch is ready now ('count', 'max_wait', 'bytes'), or None when it must wait."""
+def readiness(workflow: Workflow, backlog: Backlog, now: float, marked: bool = False) -> str | None:
+    """Why a batch is ready now, or None when it must wait.
+
+    Without `workflow.ready_marker`: 'count' (batch_size files wait), 'bytes' (they reach
+    max_batch_bytes) or 'max_wait' (the oldest waited that long). With a ready marker, count and
+    bytes never make a batch: 'marker' when a folder whose marker is present has eligible files
+    (`marked`; that folder's files form the batch), else 'max_wait' as above unless
+    `marker_required`. `backlog` is what waits and is eligible now."""
+    if workflow.ready_marker is not None:
+        if marked:
+            return "marker"
+        if workflow.marker_required or backlog.count == 0:
+            return None
+        return "max_wait" if backlog.oldest_age(now) >= workflow.max_wait else None
     if backlog.count == 0:
         return None
     if backlog.count >= workflow.batch_size:
@@ -32,6 +44,16 @@ def readiness(workflow: Workflow, backlog: Backlog, now: float) -> str | None:
     if backlog.oldest_age(now) >= workflow.max_wait:
         return "max_wait"
     return None
+
+
+def age_deadline(workflow: Workflow, backlog: Backlog) -> float | None:
+    """When the backlog becomes ready by age (its oldest file reaches `max_wait`), or None
+    when age never makes it ready (nothing waits, or the workflow's marker is required)."""
+    if backlog.oldest_upload_time is None or backlog.count == 0:
+        return None
+    if workflow.ready_marker is not None and workflow.marker_required:
+        return None
+    return backlog.oldest_upload_time + workflow.max_wait
 
 
 T = TypeVar("T")

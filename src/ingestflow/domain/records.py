@@ -10,12 +10,14 @@ from ingestflow.domain.status import Status
 
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:
-    """One object in the landing store. `etag` identifies its content version."""
+    """One object in the landing store. `etag` identifies its content version. `refused` is
+    set (with the reason) for an entry the store will not read, e.g. a symbolic link."""
 
     key: str
     size: int
     etag: str
     mtime: float
+    refused: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,25 +16,42 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
 
+# Upper bounds: beyond them a value is a typo, and time arithmetic (datetime, SQLite integers)
+# would overflow far from the configuration that caused it.
+MAX_DURATION = 365 * 86400.0
+MAX_SIZE = 1024**5  # 1 PiB
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
 
 def parse_duration(value: str | int | float) -> float:
-    """'30s', '10m', '1.5h', '250ms', '2d' or a number of seconds -> seconds."""
+    """'30s', '10m', '1.5h', '250ms', '2d' or a number of seconds -> seconds, at most
+    MAX_DURATION (365 days)."""
     if isinstance(value, bool):
         raise ValueError(f"not a duration: {value!r}")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer beyond the float range
+            seconds = math.inf
     else:
         match = _DURATION.match(value)
         if not match:
             raise ValueError(f"not a duration: {value!r} (use e.g. '30s', '10m', '2h')")
         seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"duration must be finite and not negative: {value!r}")
+    if math.isnan(seconds) or seconds < 0:
+        raise ValueError(f"duration must be finite and not negative: {_shown(value)}")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"duration must be at most 365d, got {_shown(value)}")
     return seconds
 
 
 def parse_size(value: str | int | float) -> int:
-    """'512MB', '1GiB', '10k' or a number of bytes -> bytes (powers of 1024)."""
+    """'512MB', '1GiB', '10k' or a number of bytes -> bytes (powers of 1024), at most
+    MAX_SIZE (1 PiB)."""
     if isinstance(value, bool):
         raise ValueError(f"not a size: {value!r}")
     if isinstance(value, float):
@@ -48,9 +65,12 @@ def parse_size(value: str | int | float) -> int:
         if not match:
             raise ValueError(f"not a size: {value!r} (use e.g. '512MB', '2GB')")
         unit = (match.group(2) or "b").lower()[0]
-        size = int(float(match.group(1)) * 1024 ** "bkmgt".index(unit))
+        scaled = float(match.group(1)) * 1024 ** "bkmgt".index(unit)
+        size = int(scaled) if math.isfinite(scaled) and scaled <= MAX_SIZE else MAX_SIZE + 1
     if size <= 0:
         raise ValueError(f"size must be positive: {value!r}")
+    if size > MAX_SIZE:
+        raise ValueError(f"size must be at most 1 PiB, got {_shown(value)}")
     return size
 
 

@@ -16,8 +16,11 @@ from ingestflow.ports import Engine, EventSource, StatusStore
 from ingestflow.services.discovery import Discovery
 from ingestflow.services.execution import BatchResult, Clock, execute_batch
 from ingestflow.services.reaper import OwnerIsDead, never_dead, reap
+from ingestflow.services.waiting import waiting_lines
 
 log = logging.getLogger(__name__)
+# The longest the loop sleeps before looking at the stop flag again.
+_STOP_CHECK = 0.5
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Pipeline:
         events: EventSource | None = None,
         clock: Clock = time.time,
         owner_is_dead: OwnerIsDead = never_dead,
+        reconcile_interval: float = 60.0,
     ) -> None:
         self.store = store
         self.discovery = discovery
@@ -71,6 +75,7 @@ class Pipeline:
         self.events = events
         self.clock = clock
         self.owner_is_dead = owner_is_dead
+        self.reconcile_interval = reconcile_interval
         self.stop_event = threading.Event()
 
     def close(self) -> None:
@@ -148,33 +153,46 @@ class Pipeline:
         # Files modified moments ago may still be being written: wait until they settle.
         rounds = 0
         while settle_wait and listing.unsettled and rounds < 20 and not self.stop_event.is_set():
-            time.sleep(min(self.discovery.settle, 1.0))
+            self.stop_event.wait(min(max(self.discovery.settle, 0.05), 1.0))
             listing = self.discovery.reconcile(self.clock())
             summary.registered += len(listing.registered)
             rounds += 1
         summary.unrouted = len(listing.unrouted)
         self.run_ready_batches(summary, on_file)
+        summary.interrupted = self.stop_event.is_set()
+        if summary.batches == 0:
+            summary.waiting = waiting_lines(self.store, self.workflows, self.clock())
         return summary
 
     def run_forever(self, on_file: Callable[[FileOutcome], None] | None = None) -> RunSummary:
-        """Run until `stop_event` is set (SIGINT/SIGTERM)."""
+        """Run until `stop_event` is set (SIGINT/SIGTERM); reacts to it within half a second
+        whatever `schedule_interval` is. The reaper and readiness checks run every tick; the
+        full listing runs every tick without events, every `reconcile_interval` with them."""
         summary = RunSummary()
         if self.events is not None:
             self.events.start()
+        listing_every = self.schedule_interval if self.events is None else self.reconcile_interval
         try:
-            next_listing = 0.0
+            next_tick = next_listing = 0.0
             while not self.stop_event.is_set():
                 now = self.clock()
-                if now >= next_listing:
+                if now >= next_tick:
                     reap(self.store, self.workflows, now, self.owner_is_dead)
+                    next_tick = now + self.schedule_interval
+                if now >= next_listing:
                     listing = self.discovery.reconcile(now)
                     summary.registered += len(listing.registered)
                     summary.unrouted = len(listing.unrouted)
-                    next_listing = now + self.schedule_interval
+                    # Unsettled files are looked at again once they may have settled.
+                    recheck = max(self.discovery.settle, 0.05)
+                    next_listing = now + (
+                        min(listing_every, recheck) if listing.unsettled else listing_every
+                    )
                 self.run_ready_batches(summary, on_file)
                 deadline = self.next_deadline()
-                wake = next_listing if deadline is None else min(next_listing, deadline)
-                timeout = max(0.0, min(wake - self.clock(), self.schedule_interval))
+                wake = min(next_tick, next_listing)
+                wake = wake if deadline is None else min(wake, deadline)
+                timeout = max(0.0, min(wake - self.clock(), _STOP_CHECK))
                 if self.events is not None:
                     announced = self.events.drain(timeout)
                     if announced:
@@ -185,4 +203,5 @@ class Pipeline:
         finally:
             if self.events is not None:
                 self.events.stop()
+        summary.interrupted = True
         return summary

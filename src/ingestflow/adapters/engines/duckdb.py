@@ -1,8 +1,12 @@
 """DuckDBEngine: the local, in-process engine (CSV -> Parquet with DuckDB).
 
-Each file is read with explicit VARCHAR columns (no type sniffing: it costs milliseconds per
-small file and guesses wrong on odd files), cast strictly in SQL, and written to a temporary
-Parquet file that is renamed into place, so a crash never leaves a partial output.
+Each file is read with explicit columns (no type sniffing: it costs milliseconds per small file
+and guesses wrong on odd files), cast strictly in SQL, and written to a temporary Parquet file
+that is renamed into place, so a crash never leaves a partial output.
+
+Inputs are opened through `LandingFiles` (the symbolic-link policy, checked on the descriptor
+DuckDB then reads); outputs go where `ingestflow.domain.outputs` says (`output_files`). Every
+DuckDB error becomes a file error through `engine_errors.summarise` (cause first, one line).
 """
 
 from __future__ import annotations
@@ -12,51 +16,42 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from ingestflow.adapters.engines import duckdb_sql as sql
 from ingestflow.adapters.engines.duckdb_group import convert_group
-from ingestflow.adapters.engines.inputs import CsvInput, inspect_csv
+from ingestflow.adapters.engines.duckdb_single import convert_file
+from ingestflow.adapters.engines.inputs import CsvInput, inspect_stream, missing_columns_error
+from ingestflow.adapters.engines.landing_files import LandingFiles, open_file_budget
+from ingestflow.adapters.engines.output_files import (
+    check_writable,
+    output_path,
+    place,
+    temporary_folder,
+)
 from ingestflow.domain.errors import FileProcessingError, TerminalError, TransientError
 from ingestflow.domain.records import FileOutcome, FileRecord
 from ingestflow.domain.transform import TransformSpec
 
+__all__ = ["TMP_DIR", "DuckDBEngine", "output_path"]
+
 TMP_DIR = ".ingestflow-tmp"
-_TERMINAL_DUCKDB = (
-    duckdb.ConversionException,
-    duckdb.InvalidInputException,
-    duckdb.BinderException,
-    duckdb.ParserException,
-    duckdb.OutOfRangeException,
-)
-
-
 _GLOB_CHARS = re.compile(r"[*?\[\]{}]")
-# I/O errors that mean the input itself is damaged (retrying cannot help).
-_CORRUPT_COMPRESSION = re.compile(r"gzip|zlib|decompress|compressed", re.IGNORECASE)
-
-
-def output_path(output_root: Path, workflow: str, key: str) -> Path:
-    """Where the output of `key` goes: derived from the whole key, so equal file names in
-    different folders never collide."""
-    return output_root / workflow / f"{key}.parquet"
 
 
 def _failed(record: FileRecord, exc: FileProcessingError) -> FileOutcome:
     return FileOutcome.failed(record.key, record.etag, str(exc), retryable=exc.retryable)
 
 
-def _short(message: str, limit: int = 400) -> str:
-    text = " ".join(message.strip().splitlines()[:3])
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 class DuckDBEngine:
-    """Engine port on DuckDB. `threads`/`memory_limit` bound what one batch may use."""
+    """Engine port on DuckDB. `threads`/`memory_limit` bound what one batch may use;
+    `follow_symlinks` is the landing folder's link policy (see `landing_files`).
+
+    The constructor raises `OutputFolderError` (one line) when the output folder cannot be
+    written; `check_output_writable` repeats that check at any time."""
 
     def __init__(
         self,
@@ -70,26 +65,18 @@ class DuckDBEngine:
         group_bytes: int = 64 * 1024 * 1024,
         owner: str | None = None,
         owner_is_dead: Callable[[str], bool] | None = None,
+        follow_symlinks: bool = False,
     ) -> None:
         self.landing_root = Path(landing_root)
         self.output_root = Path(output_root)
+        self._files = LandingFiles(self.landing_root, follow_symlinks=follow_symlinks)
         # DuckDB spells "no compression" 'uncompressed'; pyarrow spells it 'none'.
         self.compression = "uncompressed" if compression == "none" else compression
         self.small_file_bytes = small_file_bytes
-        self.group_files = group_files
+        self.group_files = min(group_files, open_file_budget())
         self.group_bytes = group_bytes
         self._missing_cache: dict[tuple[TransformSpec, tuple[str, ...]], list[str]] = {}
-        # Each process writes into its own temporary folder (outputs are renamed out of it), so
-        # several processes can share one output root; leftovers of dead ones are cleared.
-        tmp_root = self.output_root / TMP_DIR
-        self._tmp = tmp_root / (owner or f"engine-{uuid.uuid4().hex}").replace(":", "-")
-        shutil.rmtree(self._tmp, ignore_errors=True)
-        if owner_is_dead is not None and tmp_root.is_dir():
-            for leftover in tmp_root.iterdir():
-                host, _, pid = leftover.name.rpartition("-")
-                if owner_is_dead(f"{host}:{pid}"):
-                    shutil.rmtree(leftover, ignore_errors=True)
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        self._tmp = temporary_folder(self.output_root / TMP_DIR, owner, owner_is_dead)
         config: dict[str, str | bool | int | float | list[str]] = {}
         if threads:
             config["threads"] = threads
@@ -97,6 +84,16 @@ class DuckDBEngine:
             config["memory_limit"] = memory_limit
         self._con = duckdb.connect(":memory:", config=config)
         self._con.execute("SET enable_progress_bar = false")
+        # Inputs are read through /proc/self/fd/N, names reused for other files later: never
+        # let a cache keyed by path serve one file's bytes for another.
+        with suppress(duckdb.Error):  # a DuckDB without that cache
+            self._con.execute("SET enable_external_file_cache = false")
+
+    def check_output_writable(self) -> None:
+        """Raise OutputFolderError ("output folder /x is not writable: Permission denied")
+        unless a file can be created in the output folder and in the engine's temporary one."""
+        check_writable(self.output_root)
+        check_writable(self._tmp, "temporary folder")
 
     def run(
         self, workflow: str, files: Sequence[FileRecord], spec: TransformSpec
@@ -108,6 +105,7 @@ class DuckDBEngine:
         rejected: list[FileOutcome] = []
         for record in files:
             try:
+                output_path(self.output_root, workflow, record.key)  # refused up front
                 csv_input = self._inspect(record.key, spec)
             except FileProcessingError as exc:
                 rejected.append(_failed(record, exc))
@@ -141,30 +139,31 @@ class DuckDBEngine:
     def process_file(self, workflow: str, record: FileRecord, spec: TransformSpec) -> FileOutcome:
         """Convert one file on its own."""
         try:
+            output_path(self.output_root, workflow, record.key)
             csv_input = self._inspect(record.key, spec)
         except FileProcessingError as exc:
             return _failed(record, exc)
         return self._single(workflow, record, csv_input, spec)
 
-    def _inspect(self, key: str, spec: TransformSpec) -> CsvInput:
+    def _open(self, key: str) -> int:
+        """A verified descriptor on the landing file `key`; FileProcessingError otherwise."""
         try:
-            csv_input = inspect_csv(self.landing_root / key, spec.delimiter)
+            return self._files.open(key)
         except FileNotFoundError:
             raise TerminalError(f"input file is gone: {key}") from None
         except OSError as exc:
-            raise TransientError(f"cannot read {key}: {exc}") from None
+            raise TransientError(f"cannot read {key}: {exc.strerror or exc}") from None
+
+    def _inspect(self, key: str, spec: TransformSpec) -> CsvInput:
+        fd = self._open(key)
+        try:
+            with os.fdopen(fd, "rb") as raw:
+                csv_input = inspect_stream(raw, self.landing_root / key, spec.delimiter)
+        except OSError as exc:
+            raise TransientError(f"cannot read {key}: {exc.strerror or exc}") from None
         missing = self._missing(spec, csv_input.header)
         if missing:
-            hint = ""
-            if len(csv_input.header) == 1:
-                for other in (";", "\t", "|"):
-                    if other in csv_input.header[0]:
-                        hint = f" (the header looks {other!r}-delimited: set options.delimiter)"
-            found = ", ".join(csv_input.header)
-            found = found if len(found) <= 200 else found[:197] + "..."
-            raise TerminalError(
-                f"missing required column(s) {', '.join(missing)}; header has: {found}{hint}"
-            )
+            raise missing_columns_error(csv_input.header, missing)
         return csv_input
 
     def _missing(self, spec: TransformSpec, header: tuple[str, ...]) -> list[str]:
@@ -176,6 +175,26 @@ class DuckDBEngine:
             self._missing_cache[cache_key] = spec.bound_to(header).missing_columns(header)
         return self._missing_cache[cache_key]
 
+    @contextmanager
+    def _source(self, key: str) -> Iterator[str]:
+        """The path DuckDB reads for `key`: the verified open file (see `landing_files`).
+        DuckDB expands glob characters (* ? [ {) in names, so where the reader path is the file
+        name itself (no /proc), such a file is read through a plain-named link to it."""
+        fd = self._open(key)
+        try:
+            path = self._files.reader_path(fd, key)
+            if not _GLOB_CHARS.search(path):
+                yield path
+                return
+            link = self._tmp / f"{uuid.uuid4().hex}{''.join(Path(path).suffixes[-2:])}"
+            link.symlink_to(path)  # `path` is the verified real path
+            try:
+                yield str(link)
+            finally:
+                link.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+
     def _group(
         self, workflow: str, members: list[tuple[FileRecord, CsvInput]], spec: TransformSpec
     ) -> Iterator[list[FileOutcome]]:
@@ -186,29 +205,44 @@ class DuckDBEngine:
                 yield [self._single(workflow, record, csv_input, spec)]
             return
         tmp_dir = self._tmp / uuid.uuid4().hex
+        refused: list[FileOutcome] = []
+        kept: list[tuple[FileRecord, CsvInput]] = []
         try:
-            written = convert_group(
-                self._con, [c for _, c in members], spec, tmp_dir, self.compression
-            )
+            with ExitStack() as inputs:
+                paths: list[str] = []
+                for record, csv_input in members:
+                    try:
+                        paths.append(inputs.enter_context(self._source(record.key)))
+                    except FileProcessingError as exc:
+                        refused.append(_failed(record, exc))
+                        continue
+                    kept.append((record, csv_input))
+                if not kept:
+                    yield refused
+                    return
+                written = convert_group(
+                    self._con, [c for _, c in kept], spec, tmp_dir, self.compression, paths
+                )
         except (duckdb.Error, pa.ArrowException, OSError):
             shutil.rmtree(tmp_dir, ignore_errors=True)
-            half = len(members) // 2
-            yield from self._group(workflow, members[:half], spec)
-            yield from self._group(workflow, members[half:], spec)
+            if refused:
+                yield refused
+            half = len(kept) // 2
+            yield from self._group(workflow, kept[:half], spec)
+            yield from self._group(workflow, kept[half:], spec)
             return
-        together: list[FileOutcome] = []
+        together: list[FileOutcome] = refused
         alone: list[tuple[FileRecord, CsvInput]] = []
-        for i, (record, csv_input) in enumerate(members):
+        for i, (record, csv_input) in enumerate(kept):
             if i not in written:
                 alone.append((record, csv_input))
                 continue
             part, rows = written[i]
-            target = output_path(self.output_root, workflow, record.key)
             try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(part, target)
-            except OSError as exc:
-                together.append(_failed(record, TransientError(f"cannot write output: {exc}")))
+                target = output_path(self.output_root, workflow, record.key)
+                place(part, target)
+            except FileProcessingError as exc:
+                together.append(_failed(record, exc))
                 continue
             together.append(FileOutcome.done(record.key, record.etag, str(target), rows))
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -220,83 +254,15 @@ class DuckDBEngine:
         self, workflow: str, record: FileRecord, csv_input: CsvInput, spec: TransformSpec
     ) -> FileOutcome:
         try:
-            target, rows = self._convert(workflow, record.key, csv_input, spec)
+            target = output_path(self.output_root, workflow, record.key)
+            with self._source(record.key) as path:
+                tmp = self._tmp / f"{uuid.uuid4().hex}.parquet.tmp"
+                rows = convert_file(
+                    self._con, path, record.key, csv_input, spec, tmp, target, self.compression
+                )
         except FileProcessingError as exc:
             return _failed(record, exc)
         return FileOutcome.done(record.key, record.etag, str(target), rows)
-
-    def _convert(
-        self, workflow: str, key: str, csv_input: CsvInput, spec: TransformSpec
-    ) -> tuple[Path, int]:
-        with self._readable(csv_input.path) as path:
-            return self._convert_path(workflow, key, csv_input, spec, path)
-
-    @contextmanager
-    def _readable(self, path: Path) -> Iterator[str]:
-        """A path DuckDB reads literally. DuckDB expands glob characters (* ? [ {) in file
-        names, so such a file is read through a plain-named link in the temporary folder."""
-        if not _GLOB_CHARS.search(str(path)):
-            yield str(path)
-            return
-        link = self._tmp / f"{uuid.uuid4().hex}{''.join(path.suffixes[-2:])}"
-        link.symlink_to(path.resolve())
-        try:
-            yield str(link)
-        finally:
-            link.unlink(missing_ok=True)
-
-    def _convert_path(
-        self, workflow: str, key: str, csv_input: CsvInput, spec: TransformSpec, path: str
-    ) -> tuple[Path, int]:
-        header, compression = csv_input.header, csv_input.compression
-        spec = spec.bound_to(header)
-        types = sql.reader_types(spec, header)
-        source = sql.read_csv_sql(path, header, compression, spec.delimiter, types)
-        target = output_path(self.output_root, workflow, key)
-        tmp = self._tmp / f"{uuid.uuid4().hex}.parquet.tmp"
-        query = sql.select_sql(spec, source, header)
-        try:
-            result = self._con.execute(
-                f"COPY ({query}) TO {sql.literal(str(tmp))} "
-                f"(FORMAT parquet, COMPRESSION {self.compression})"
-            ).fetchone()
-            rows = int(result[0]) if result else 0
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, target)
-        except _TERMINAL_DUCKDB as exc:
-            tmp.unlink(missing_ok=True)
-            text_source = sql.read_csv_sql(path, header, compression, spec.delimiter)
-            raise TerminalError(self._diagnose(spec, text_source, csv_input, exc)) from None
-        except (duckdb.IOException, OSError) as exc:
-            tmp.unlink(missing_ok=True)
-            if _CORRUPT_COMPRESSION.search(str(exc)):
-                raise TerminalError(f"corrupt compressed data: {_short(str(exc))}") from None
-            raise TransientError(f"I/O error: {_short(str(exc))}") from None
-        except duckdb.Error as exc:
-            tmp.unlink(missing_ok=True)
-            raise TransientError(f"engine error: {_short(str(exc))}") from None
-        return target, rows
-
-    def _diagnose(
-        self, spec: TransformSpec, source: str, csv_input: CsvInput, exc: Exception
-    ) -> str:
-        """Name the column, row and value that broke the strict cast, when one did."""
-        for rule in spec.columns:
-            if rule.type == "varchar" or rule.source not in csv_input.header:
-                continue
-            try:
-                found = self._con.execute(sql.first_bad_value_sql(rule, source)).fetchone()
-            except duckdb.Error:
-                break  # the file itself is malformed; report the engine's message
-            if found:
-                row, value = found
-                expected = (
-                    f"{rule.type} (formats: {', '.join(rule.parse_formats())})"
-                    if rule.type in ("timestamp", "date")
-                    else rule.type
-                )
-                return f"column '{rule.source}', row {row}: cannot parse {value!r} as {expected}"
-        return f"malformed CSV: {_short(str(exc))}"
 
     def close(self) -> None:
         self._con.close()

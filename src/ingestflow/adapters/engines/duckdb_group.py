@@ -28,13 +28,15 @@ def convert_group(
     spec: TransformSpec,
     tmp_dir: Path,
     compression: str = "snappy",
+    paths: Sequence[str] | None = None,
 ) -> dict[int, tuple[Path, int]]:
     """Convert files sharing one header and compression. Returns input index -> (written Parquet
     file, rows) for every input whose rows came back as one contiguous run; inputs missing from
     the result (e.g. no rows) must be converted on their own. Raises duckdb.Error when any input
-    is bad; the caller then splits the group to find which."""
+    is bad; the caller then splits the group to find which. `paths` (distinct) are what the
+    reader opens, one per input (default: the inputs' own paths)."""
     header, codec = inputs[0].header, inputs[0].compression
-    paths = [str(i.path) for i in inputs]
+    paths = list(paths) if paths is not None else [str(i.path) for i in inputs]
     spec = spec.bound_to(header)
     types = sql.reader_types(spec, header)
     source = sql.read_csv_sql(paths, header, codec, spec.delimiter, types, filename=SOURCE_COLUMN)

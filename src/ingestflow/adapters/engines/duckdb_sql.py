@@ -1,7 +1,15 @@
-"""Compile a TransformSpec into DuckDB SQL for one input file."""
+"""Compile a TransformSpec into DuckDB SQL for one input file.
+
+Numbers: `double` and `float` columns hold finite values only. A value outside the type's range
+(`1e400`, or above ~3.4e38 for `float`), which DuckDB would silently store as infinity, and the
+literals `inf`, `infinity` and `nan` are refused like any unparseable value (column, row and
+value named), so a non-finite number never lands in an output unnoticed. Empty fields and the
+null markers stay nulls.
+"""
 
 from __future__ import annotations
 
+from ingestflow.adapters.engines.inputs import MAX_LINE_BYTES
 from ingestflow.domain.transform import ColumnRule, TransformSpec
 
 _SQL_TYPES = {
@@ -30,6 +38,7 @@ NULL_MARKERS = "['', 'null', 'NULL']"
 # Types the CSV reader parses itself (faster than text + CAST); others are read as text.
 # (Not integers: the reader, like CAST, rounds '3.5' to 4 instead of refusing it.)
 _READER_TYPES = {"double", "float", "boolean"}
+_FLOATING = {"double", "float"}
 _INTEGER = r"'^\s*[+-]?[0-9]+\s*$'"
 
 
@@ -60,7 +69,8 @@ def read_csv_sql(
     return (
         f"read_csv({paths}, header = true, auto_detect = false, "
         f"columns = {{{columns}}}, delim = {literal(delimiter)}, quote = '\"', escape = '\"', "
-        f"compression = {literal(compression)}, nullstr = {NULL_MARKERS}"
+        f"compression = {literal(compression)}, nullstr = {NULL_MARKERS}, "
+        f"max_line_size = {MAX_LINE_BYTES}"
         + (f", filename = {literal(filename)})" if filename else ")")
     )
 
@@ -74,6 +84,8 @@ def cast_sql(rule: ColumnRule, *, strict: bool, typed: bool = False) -> str:
     bad value (fast path); non-strict ones give NULL (used to locate the bad value). With
     `typed`, the reader already parsed numeric/boolean columns."""
     col = ident(rule.source)
+    if typed and rule.type in _FLOATING:
+        return _finite(col, strict=strict)
     if rule.type == "varchar" or (typed and rule.type in _READER_TYPES):
         return col
     value = f"NULLIF(trim({col}), '')"
@@ -90,7 +102,15 @@ def cast_sql(rule: ColumnRule, *, strict: bool, typed: bool = False) -> str:
             f"CASE WHEN {value} IS NULL THEN NULL WHEN regexp_matches({col}, {_INTEGER}) "
             f"THEN {cast}(trim({col}) AS {target}) ELSE {refuse} END"
         )
+    if rule.type in _FLOATING:
+        return _finite(f"{cast}({value} AS {target})", strict=strict)
     return f"{cast}({value} AS {target})"
+
+
+def _finite(expr: str, *, strict: bool) -> str:
+    """`expr` when finite or null; otherwise an error (strict) or NULL (to locate the value)."""
+    refuse = "error('non-finite number')" if strict else "NULL"
+    return f"CASE WHEN isfinite({expr}) OR {expr} IS NULL THEN {expr} ELSE {refuse} END"
 
 
 def select_sql(

@@ -2,6 +2,11 @@
 
 These checks turn the common bad inputs (binary garbage, wrong encoding, empty file, missing
 columns) into terminal errors with a readable reason, before any engine-specific message.
+
+Sizes: the header line is read incrementally up to `HEADER_MAX_BYTES` (16 MiB), so wide files
+(thousands of columns, long names) are accepted; engines must be able to read lines of at least
+`MAX_LINE_BYTES` (twice that) so any accepted header is readable. A header of more than
+`MAX_COLUMNS` columns is refused (the reader's cost grows faster than linearly with the count).
 """
 
 from __future__ import annotations
@@ -10,13 +15,25 @@ import csv
 import gzip
 import re
 import zlib
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
 from ingestflow.domain.errors import TerminalError
 
 GZIP_MAGIC = b"\x1f\x8b"
 _PROBE_BYTES = 64 * 1024
+HEADER_MAX_BYTES = 16 * 1024 * 1024
+MAX_LINE_BYTES = 2 * HEADER_MAX_BYTES
+MAX_COLUMNS = 20_480  # Spark's CSV limit (maxColumns)
+_LINE_BREAK = re.compile(rb"[\r\n]")  # \r\n, \n and old Mac \r line ends
+_BINARY = "binary content: the file is not CSV text (NUL bytes found)"
+
+
+class _Stream(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,23 +47,53 @@ def inspect_csv(path: Path, delimiter: str = ",") -> CsvInput:
     """Read the header of a (possibly gzipped) CSV file; TerminalError when it is not one.
     OSError propagates unchanged (the caller decides it is transient)."""
     with path.open("rb") as raw:
-        probe = raw.read(_PROBE_BYTES)
-        compression = "gzip" if probe[:2] == GZIP_MAGIC else "none"
-        if compression == "gzip":
-            raw.seek(0)
-            try:
-                with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
-                    probe = stream.read(_PROBE_BYTES)
-            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-                raise TerminalError(f"corrupt gzip data: {exc}") from None
+        return inspect_stream(raw, path, delimiter)
+
+
+def inspect_stream(raw: BinaryIO, path: Path, delimiter: str = ",") -> CsvInput:
+    """`inspect_csv` on an already open binary file (positioned at its start) named `path`."""
+    probe = raw.read(_PROBE_BYTES)
+    if probe[:2] != GZIP_MAGIC:
+        return CsvInput(path, "none", _parse_header(_first_line(raw, probe), delimiter))
+    raw.seek(0)
+    try:
+        with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+            first_line = _first_line(stream, stream.read(_PROBE_BYTES))
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise TerminalError(f"corrupt gzip data: {exc}") from None
+    return CsvInput(path, "gzip", _parse_header(first_line, delimiter))
+
+
+def _first_line(stream: _Stream, probe: bytes) -> bytes:
+    """The first line (without its line break) of a stream whose first `_PROBE_BYTES` are
+    `probe`; read on in chunks past the probe, up to HEADER_MAX_BYTES."""
     if not probe.strip():
         raise TerminalError("empty file: no header row")
     if b"\x00" in probe:
-        raise TerminalError("binary content: the file is not CSV text (NUL bytes found)")
-    # \r\n, \n and old Mac \r line ends.
-    first_line = re.split(rb"\r\n|\n|\r", probe, maxsplit=1)[0]
-    if len(first_line) == len(probe) and len(probe) == _PROBE_BYTES:
-        raise TerminalError(f"no line break in the first {_PROBE_BYTES} bytes: not a CSV file")
+        raise TerminalError(_BINARY)
+    found = _LINE_BREAK.search(probe)
+    if found or len(probe) < _PROBE_BYTES:
+        return probe[: found.start()] if found else probe
+    line = bytearray(probe)
+    while len(line) <= HEADER_MAX_BYTES:
+        chunk = stream.read(min(1024 * 1024, HEADER_MAX_BYTES + 1 - len(line)))
+        if not chunk:
+            break
+        if b"\x00" in chunk:
+            raise TerminalError(_BINARY)
+        found = _LINE_BREAK.search(chunk)
+        if found:
+            return bytes(line + chunk[: found.start()])
+        line += chunk
+    if len(line) > HEADER_MAX_BYTES:
+        raise TerminalError(
+            f"no line break in the first {HEADER_MAX_BYTES // (1024 * 1024)} MiB: "
+            "not a CSV file (or a header row wider than that)"
+        )
+    return bytes(line)
+
+
+def _parse_header(first_line: bytes, delimiter: str) -> tuple[str, ...]:
     try:
         text = first_line.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -60,9 +107,28 @@ def inspect_csv(path: Path, delimiter: str = ",") -> CsvInput:
     header = tuple(h.strip() for h in header)
     if not header or all(not h for h in header):
         raise TerminalError("empty header row")
+    if len(header) > MAX_COLUMNS:
+        raise TerminalError(f"header has {len(header)} columns, over the limit of {MAX_COLUMNS}")
     # Unnamed columns (e.g. a trailing delimiter on every line) get positional names.
     header = tuple(h or f"column{i + 1}" for i, h in enumerate(header))
-    dupes = sorted({h for h in header if header.count(h) > 1})
+    dupes = sorted(h for h, n in Counter(header).items() if n > 1)
     if dupes:
-        raise TerminalError(f"header repeats column names: {', '.join(dupes)}")
-    return CsvInput(path, compression, header)
+        listed = ", ".join(dupes)
+        listed = listed if len(listed) <= 200 else listed[:197] + "..."
+        raise TerminalError(f"header repeats column names: {listed}")
+    return header
+
+
+def missing_columns_error(header: tuple[str, ...], missing: Sequence[str]) -> TerminalError:
+    """The error for a header without the required columns, with a hint when the file looks
+    split on another delimiter."""
+    hint = ""
+    if len(header) == 1:
+        for other in (";", "\t", "|"):
+            if other in header[0]:
+                hint = f" (the header looks {other!r}-delimited: set options.delimiter)"
+    found = ", ".join(header)
+    found = found if len(found) <= 200 else found[:197] + "..."
+    return TerminalError(
+        f"missing required column(s) {', '.join(missing)}; header has: {found}{hint}"
+    )

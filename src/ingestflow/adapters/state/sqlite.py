@@ -5,34 +5,48 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from pathlib import Path
 
-from ingestflow.adapters.state.sqlite_db import SELECT, Change, CounterDeltas, to_record
-from ingestflow.adapters.state.sqlite_reads import SqliteReads
-from ingestflow.domain import keys
-from ingestflow.domain.batching import Backlog, readiness, take_within_limits
-from ingestflow.domain.records import (
-    Batch,
-    FileOutcome,
-    FileRecord,
-    ObjectInfo,
-    Transition,
-    UnroutedFile,
+import orjson
+
+from ingestflow.adapters.state.sqlite_batches import SqliteBatches
+from ingestflow.adapters.state.sqlite_rows import (
+    ETAG,
+    SELECT_WITH_ID,
+    STATUS,
+    UPLOAD_TIME,
+    ChangeWriter,
+    new_row,
 )
-from ingestflow.domain.status import Status
+from ingestflow.domain import keys
+from ingestflow.domain.records import ObjectInfo, Transition, UnroutedFile
 from ingestflow.domain.workflow import Workflow
 
+_CHUNK = 5000  # keys looked up per query by register
+_EXISTING = f"{SELECT_WITH_ID} WHERE bucket = ? AND key IN (SELECT value FROM json_each(?))"
 
-class SqliteStatusStore(SqliteReads):
-    """StatusStore on SQLite; see SqliteDb for the transaction model."""
+
+class SqliteStatusStore(SqliteBatches):
+    """StatusStore on SQLite; see SqliteDb for the transaction model.
+
+    `SqliteStatusStore(path, busy_timeout=60.0, *, read_only=False)`: `read_only` opens an
+    existing ledger without ever writing it (`status`, `files`, `history` on a read-only
+    folder); its write methods raise LedgerError."""
+
+    def __init__(
+        self, path: str | Path, busy_timeout: float = 60.0, *, read_only: bool = False
+    ) -> None:
+        super().__init__(path, busy_timeout, read_only=read_only)
 
     def __repr__(self) -> str:
-        return f"SqliteStatusStore({self.path!r})"
+        mode = ", read_only=True" if self.read_only else ""
+        return f"SqliteStatusStore({self.path!r}{mode})"
 
     def sync_workflows(self, workflows: Sequence[Workflow]) -> None:
         with self._tx() as db:
+            if any(w.ready_marker is not None for w in workflows):
+                self._ensure_folder_index(db)
             for w in workflows:
                 db.execute(
                     "INSERT OR REPLACE INTO workflow_metadata VALUES "
@@ -58,279 +72,58 @@ class SqliteStatusStore(SqliteReads):
     def register(
         self, bucket: str, files: Sequence[tuple[ObjectInfo, str]], now: float
     ) -> list[Transition]:
+        validate, parent = keys.validate_key, keys.parent_prefix
         for obj, _ in files:
-            keys.validate_key(obj.key)
-        out: list[Transition] = []
+            validate(obj.key)
+        seen: set[str] = set()  # the same key twice in one call: the first one wins
         with self._tx() as db:
-            for start in range(0, len(files), 500):
-                chunk = files[start : start + 500]
-                out += self._register_chunk(db, bucket, chunk, now)
-        return out
-
-    def _register_chunk(
-        self,
-        db: sqlite3.Connection,
-        bucket: str,
-        files: Sequence[tuple[ObjectInfo, str]],
-        now: float,
-    ) -> list[Transition]:
-        marks = ", ".join("?" for _ in files)
-        rows = db.execute(
-            f"{SELECT} WHERE bucket = ? AND key IN ({marks})", [bucket, *(o.key for o, _ in files)]
-        ).fetchall()
-        existing = {r[1]: to_record(r) for r in rows}
-        changes: list[Change] = []
-        in_place = CounterDeltas()
-        seen: set[str] = set()
-        for obj, workflow in files:
-            if obj.key in seen:
-                continue  # the same key twice in one call: the first one wins
-            seen.add(obj.key)
-            new = FileRecord(
-                bucket,
-                obj.key,
-                workflow,
-                keys.parent_prefix(obj.key),
-                obj.size,
-                obj.etag,
-                obj.mtime,
-                Status.TODO,
-            )
-            old = existing.get(obj.key)
-            if old is None:
-                changes.append(Change(None, new, "registered", {"available_at": 0}))
-            elif old.etag == obj.etag:
-                continue
-            elif old.status in (Status.TODO, Status.PROCESSING):
-                # Same status: update in place; a PROCESSING file is re-queued at finish.
-                db.execute(
-                    "UPDATE workflow_status SET size = ?, etag = ?, upload_time = ?,"
-                    " workflow = ? WHERE bucket = ? AND key = ?",
-                    (obj.size, obj.etag, obj.mtime, workflow, bucket, obj.key),
-                )
-                in_place.remove(old)
-                in_place.add(replace(old, size=obj.size, workflow=workflow))
-            else:
-                changes.append(Change(old, new, "re-uploaded", {"available_at": 0}))
-        in_place.write(db)
-        return self.apply(db, changes, now)
-
-    def claim(self, workflow: Workflow, now: float, owner: str) -> Batch | None:
-        with self._tx() as db:
-            # Enough rows to decide readiness (batch_size) and to fill a batch (the caps).
-            rows = db.execute(
-                f"{SELECT} INDEXED BY workflow_status_todo WHERE status = 'TODO'"
-                " AND workflow = ? AND available_at <= ? ORDER BY upload_time LIMIT ?",
-                (workflow.name, now, max(workflow.max_batch_files, workflow.batch_size)),
-            ).fetchall()
-            if not rows:
-                return None
-            records = [to_record(r) for r in rows]
-            backlog = Backlog(len(records), sum(r.size for r in records), records[0].upload_time)
-            if readiness(workflow, backlog, now) is None:
-                return None
-            chosen = take_within_limits(
-                ((r, r.size) for r in records), workflow.max_batch_files, workflow.max_batch_bytes
-            )
-            batch_id = uuid.uuid4().hex
-            lease_until = now + workflow.lease
-            changes = []
-            for old in chosen:
-                new = replace(
-                    old,
-                    status=Status.PROCESSING,
-                    attempts=old.attempts + 1,
-                    batch_id=batch_id,
-                    lease_until=lease_until,
-                    start_time=now,
-                    end_time=None,
-                    error=None,
-                )
-                changes.append(Change(old, new, "claimed"))
-            self.apply(db, changes, now)
-            db.execute(
-                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, 'RUNNING')",
-                (batch_id, workflow.name, owner, now, lease_until),
-            )
-        return Batch(batch_id, workflow.name, tuple(c.new for c in changes), lease_until)
-
-    def renew(self, batch_id: str, lease_until: float) -> bool:
-        with self._tx() as db:
-            cur = db.execute(
-                "UPDATE workflow_status INDEXED BY workflow_status_batch_key SET lease_until = ?"
-                " WHERE batch_id = ? AND status = 'PROCESSING'",
-                (lease_until, batch_id),
-            )
-            db.execute(
-                "UPDATE batches SET lease_until = ? WHERE batch_id = ? AND state = 'RUNNING'",
-                (lease_until, batch_id),
-            )
-            return cur.rowcount > 0
-
-    def finish(
-        self, workflow: Workflow, batch_id: str, outcomes: Sequence[FileOutcome], now: float
-    ) -> list[Transition]:
-        changes: list[Change] = []
-        with self._tx() as db:
-            # One outcome per key: a repeated report must not change the file twice.
-            for outcome in {o.key: o for o in reversed(outcomes)}.values():
-                row = db.execute(
-                    f"{SELECT} INDEXED BY workflow_status_batch_key"
-                    " WHERE batch_id = ? AND key = ? AND status = 'PROCESSING'",
-                    (batch_id, outcome.key),
-                ).fetchone()
-                if row is None:
-                    continue  # lease lost: another worker owns the file now
-                old = to_record(row)
-                if old.etag != outcome.etag:
-                    new = replace(
-                        old,
-                        status=Status.TODO,
-                        attempts=0,
-                        batch_id=None,
-                        lease_until=None,
-                        error=None,
-                    )
-                    extra = {"available_at": 0}
-                    changes.append(Change(old, new, "changed during processing", extra))
-                elif outcome.ok:
-                    new = replace(
-                        old,
-                        status=Status.DONE,
-                        lease_until=None,
-                        end_time=now,
-                        error=None,
-                        output=outcome.output,
-                    )
-                    changes.append(Change(old, new, "processed"))
-                elif outcome.retryable and old.attempts < workflow.max_attempts:
-                    delay = workflow.retry_backoff * 2 ** max(0, old.attempts - 1)
-                    new = replace(
-                        old,
-                        status=Status.TODO,
-                        batch_id=None,
-                        lease_until=None,
-                        error=outcome.error,
-                    )
-                    extra = {"available_at": now + delay}
-                    changes.append(Change(old, new, "retryable failure", extra))
-                else:
-                    new = replace(
-                        old,
-                        status=Status.FAILED,
-                        lease_until=None,
-                        end_time=now,
-                        error=outcome.error,
-                    )
-                    changes.append(Change(old, new, "failed"))
-            out = self.apply(db, changes, now)
-            self._close_batch_if_empty(db, batch_id, "FINISHED")
-        return out
-
-    def _close_batch_if_empty(self, db: sqlite3.Connection, batch_id: str, state: str) -> None:
-        left = db.execute(
-            "SELECT 1 FROM workflow_status INDEXED BY workflow_status_batch_key"
-            " WHERE batch_id = ? AND status = 'PROCESSING' LIMIT 1",
-            (batch_id,),
-        ).fetchone()
-        if left is None:
-            db.execute(
-                "UPDATE batches SET state = ? WHERE batch_id = ? AND state = 'RUNNING'",
-                (state, batch_id),
-            )
-
-    def release_batch(self, batch_id: str, now: float, reason: str) -> list[Transition]:
-        changes: list[Change] = []
-        with self._tx() as db:
-            rows = db.execute(
-                f"{SELECT} INDEXED BY workflow_status_batch_key"
-                " WHERE batch_id = ? AND status = 'PROCESSING'",
-                (batch_id,),
-            ).fetchall()
-            for old in map(to_record, rows):
-                new = replace(
-                    old,
-                    status=Status.TODO,
-                    attempts=max(0, old.attempts - 1),
-                    batch_id=None,
-                    lease_until=None,
-                )
-                changes.append(Change(old, new, reason, {"available_at": 0}))
-            out = self.apply(db, changes, now)
-            self._close_batch_if_empty(db, batch_id, "RELEASED")
-        return out
-
-    def reap(
-        self, workflows: Sequence[Workflow], now: float, dead_batches: Sequence[str] = ()
-    ) -> list[Transition]:
-        limits = {w.name: w.max_attempts for w in workflows}
-        changes: list[Change] = []
-        with self._tx() as db:
-            rows = db.execute(
-                f"{SELECT} INDEXED BY workflow_status_processing"
-                " WHERE status = 'PROCESSING' AND lease_until < ?",
-                (now,),
-            ).fetchall()
-            for batch_id in dict.fromkeys(dead_batches):
-                rows += db.execute(
-                    f"{SELECT} INDEXED BY workflow_status_batch_key"
-                    " WHERE batch_id = ? AND status = 'PROCESSING' AND lease_until >= ?",
-                    (batch_id, now),
-                ).fetchall()
-            rows = list({(r[0], r[1]): r for r in rows}.values())  # each file once
-            batch_ids = set()
-            for old in map(to_record, rows):
-                batch_ids.add(old.batch_id)
-                if old.attempts >= limits.get(old.workflow, 3):
-                    error = f"lease expired on attempt {old.attempts}; no attempts left"
-                    new = replace(
-                        old, status=Status.FAILED, lease_until=None, end_time=now, error=error
-                    )
-                    changes.append(Change(old, new, "lease expired"))
-                else:
-                    new = replace(
-                        old,
-                        status=Status.TODO,
-                        batch_id=None,
-                        lease_until=None,
-                        error=f"lease expired on attempt {old.attempts}",
-                    )
-                    extra = {"available_at": 0}
-                    changes.append(Change(old, new, "lease expired", extra))
-            out = self.apply(db, changes, now)
-            for expired in batch_ids:
-                self._close_batch_if_empty(db, str(expired), "EXPIRED")
-        return out
+            writer = ChangeWriter(db, now)
+            for start in range(0, len(files), _CHUNK):
+                chunk = files[start : start + _CHUNK]
+                wanted = orjson.dumps([obj.key for obj, _ in chunk]).decode()
+                existing = {r[2]: r for r in db.execute(_EXISTING, (bucket, wanted))}
+                for obj, workflow in chunk:
+                    key = obj.key
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    found = existing.get(key)
+                    if found is None:
+                        row = new_row(
+                            bucket, key, workflow, parent(key), obj.size, obj.etag, obj.mtime
+                        )
+                        writer.insert(row, "registered")
+                        continue
+                    old = found[1:]
+                    if old[ETAG] == obj.etag:
+                        continue
+                    if old[STATUS] in ("TODO", "PROCESSING"):
+                        # Same status: update in place; a PROCESSING file is re-queued at finish.
+                        head = (*old[:2], workflow, old[3], obj.size, obj.etag, obj.mtime)
+                        writer.update(found[0], old, (*head, *old[UPLOAD_TIME + 1 :]), None)
+                    else:
+                        row = new_row(bucket, key, workflow, old[3], obj.size, obj.etag, obj.mtime)
+                        writer.update(found[0], old, row, "re-uploaded", 0.0)
+            return writer.flush()
 
     def retry(self, bucket: str, keys: Sequence[str] | None, now: float) -> list[Transition]:
-        changes: list[Change] = []
         with self._tx() as db:
             if keys is None:
                 rows = db.execute(
-                    f"{SELECT} WHERE status = 'FAILED' AND bucket = ?", (bucket,)
+                    f"{SELECT_WITH_ID} INDEXED BY workflow_status_failed"
+                    " WHERE status = 'FAILED' AND bucket = ?",
+                    (bucket,),
                 ).fetchall()
             else:
-                rows = []
-                for key in dict.fromkeys(keys):
-                    row = db.execute(
-                        f"{SELECT} WHERE bucket = ? AND key = ? AND status = 'FAILED'",
-                        (bucket, key),
-                    ).fetchone()
-                    if row is not None:
-                        rows.append(row)
-            for old in map(to_record, rows):
-                new = replace(
-                    old,
-                    status=Status.TODO,
-                    attempts=0,
-                    batch_id=None,
-                    lease_until=None,
-                    start_time=None,
-                    end_time=None,
-                    error=None,
-                )
-                changes.append(Change(old, new, "retry requested", {"available_at": 0}))
-            return self.apply(db, changes, now)
+                wanted = orjson.dumps(list(dict.fromkeys(keys))).decode()
+                failed = f"{_EXISTING} AND status = 'FAILED'"
+                rows = db.execute(failed, (bucket, wanted)).fetchall()
+            writer = ChangeWriter(db, now)
+            for row in rows:
+                old = row[1:]
+                new = (*old[:STATUS], "TODO", 0, None, None, None, None, None, old[-1])
+                writer.update(row[0], old, new, "retry requested", 0.0)
+            return writer.flush()
 
     def set_unrouted(self, files: Sequence[UnroutedFile]) -> None:
         with self._tx() as db:
@@ -339,3 +132,33 @@ class SqliteStatusStore(SqliteReads):
                 "INSERT OR REPLACE INTO unrouted VALUES (?, ?, ?, ?)",
                 [(f.key, f.size, f.seen_at, f.reason) for f in files],
             )
+
+    def set_markers(self, bucket: str, markers: Sequence[tuple[str, str]]) -> None:
+        wanted = set(markers)
+        if wanted == set(self.markers(bucket)):
+            return  # the usual listing: nothing changed, nothing written
+        with self._tx() as db:
+            present = set(
+                db.execute("SELECT workflow, prefix FROM markers WHERE bucket = ?", (bucket,))
+            )
+            db.executemany(
+                "DELETE FROM markers WHERE bucket = ? AND workflow = ? AND prefix = ?",
+                [(bucket, w, p) for w, p in present - wanted],
+            )
+            self._insert_markers(db, bucket, wanted - present)
+
+    def add_markers(self, bucket: str, markers: Sequence[tuple[str, str]]) -> None:
+        if markers:
+            with self._tx() as db:
+                self._insert_markers(db, bucket, markers)
+
+    @staticmethod
+    def _insert_markers(
+        db: sqlite3.Connection,
+        bucket: str,
+        markers: Sequence[tuple[str, str]] | set[tuple[str, str]],
+    ) -> None:
+        db.executemany(
+            "INSERT OR IGNORE INTO markers (bucket, workflow, prefix) VALUES (?, ?, ?)",
+            [(bucket, w, p) for w, p in markers],
+        )

@@ -1,7 +1,10 @@
-"""SqliteDb: connection, schema, transactions and the record/transition plumbing of the
-SQLite ledger. One SQLite file in WAL mode is shared safely by several processes on one machine.
-Every change runs in a `BEGIN IMMEDIATE` transaction (one writer at a time), so a claim's read and
-its update are atomic, and each status change writes its `transitions` row in the same transaction.
+"""SqliteDb: connection, schema and transactions of the SQLite ledger. One SQLite file in WAL
+mode is shared safely by several processes on one machine. Every change runs in a
+`BEGIN IMMEDIATE` transaction (one writer at a time), so a claim's read and its update are
+atomic, and each status change writes its `transitions` row in the same transaction.
+
+A store opened `read_only` never writes: no schema, no checkpoints; its write methods raise
+LedgerError. Every problem opening the file is one LedgerError line naming the path.
 """
 
 from __future__ import annotations
@@ -10,29 +13,18 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from ingestflow.adapters.state.sqlite_schema import DDL, REBUILD_COUNTS, RECORD_COLUMNS
+from ingestflow.adapters.state.sqlite_files import connect_read_only, open_problem, prepare_folder
+from ingestflow.adapters.state.sqlite_schema import (
+    CREATE_FOLDER_INDEX,
+    DDL,
+    FOLDER_INDEX,
+    REBUILD_COUNTS,
+    SCHEMA_VERSION,
+)
 from ingestflow.domain.errors import LedgerError
-from ingestflow.domain.records import FileRecord, Transition
-from ingestflow.domain.status import Status, check_transition
-
-SELECT = f"SELECT {RECORD_COLUMNS} FROM workflow_status"
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One status change to write: `old` is None for a new record; `extra` sets ledger-only
-    columns such as `available_at`."""
-
-    old: FileRecord | None
-    new: FileRecord
-    reason: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _Checkpointer(threading.Thread):
@@ -66,102 +58,108 @@ class _Checkpointer(threading.Thread):
         self.join(timeout=10)
 
 
-class CounterDeltas:
-    """Accumulated changes to `status_counts` (files and bytes per workflow and status), so
-    counts and backlog sizes are O(1) reads at any ledger size."""
-
-    def __init__(self) -> None:
-        self._deltas: dict[tuple[str, str], list[int]] = {}
-
-    def add(self, record: FileRecord, sign: int = 1) -> None:
-        delta = self._deltas.setdefault((record.workflow, record.status.value), [0, 0])
-        delta[0] += sign
-        delta[1] += sign * record.size
-
-    def remove(self, record: FileRecord) -> None:
-        self.add(record, -1)
-
-    def write(self, db: sqlite3.Connection) -> None:
-        db.executemany(
-            "INSERT INTO status_counts (workflow, status, files, bytes) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (workflow, status) DO UPDATE SET files = files + excluded.files,"
-            " bytes = bytes + excluded.bytes",
-            [(w, s, n, b) for (w, s), (n, b) in self._deltas.items() if n or b],
-        )
-
-
-def _json(image: dict[str, Any]) -> str:
-    # orjson: transition images are the hot path of register/claim/finish.
-    return orjson.dumps(image).decode()
-
-
-def to_record(row: tuple[Any, ...]) -> FileRecord:
-    values = list(row)
-    values[7] = Status(values[7])
-    return FileRecord(*values)
-
-
-def to_transition(r: tuple[Any, ...]) -> Transition:
-    return Transition(
-        id=r[0],
-        bucket=r[1],
-        key=r[2],
-        workflow=r[3],
-        old_status=Status(r[4]) if r[4] else None,
-        new_status=Status(r[5]),
-        at=r[6],
-        reason=r[7],
-        old=orjson.loads(r[8]) if r[8] else None,
-        new=orjson.loads(r[9]),
-    )
-
-
 class SqliteDb:
     """Thread-safe within a process (one lock); process-safe through SQLite's locks."""
 
-    def __init__(self, path: str | Path, busy_timeout: float = 60.0) -> None:
+    def __init__(
+        self, path: str | Path, busy_timeout: float = 60.0, *, read_only: bool = False
+    ) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(
-                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            # Checkpoints run in a background thread (below), off the claim/finish path; this
-            # high automatic threshold only bounds the WAL if that thread falls behind.
-            self._db.execute("PRAGMA wal_autocheckpoint=50000")
-            # A 1M-row ledger's indexes do not fit SQLite's default 2 MB page cache.
-            self._db.execute("PRAGMA cache_size=-65536")
-            self._db.execute("PRAGMA mmap_size=268435456")
-            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-            self._lock = threading.RLock()
-        except sqlite3.Error as exc:
-            raise LedgerError(f"cannot open SQLite ledger {self.path}: {exc}") from exc
-        self._create_schema()
+        self.read_only = read_only
+        self._lock = threading.RLock()
         self._checkpointer: _Checkpointer | None = None
-        if self.path != ":memory:":
+        if read_only:
+            self._db = connect_read_only(self.path, busy_timeout)
+        else:
+            self._db = self._connect(busy_timeout)
+        try:
+            self._db.execute("PRAGMA cache_size=-65536")  # a 1M-row ledger's indexes
+            self._db.execute("PRAGMA mmap_size=268435456")
+            self._check_version(self._db)
+            self._indexes = {
+                str(name)
+                for (name,) in self._db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'index'"
+                )
+            }
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise LedgerError(open_problem(self.path, exc, read_only)) from None
+        except LedgerError:
+            self._db.close()
+            raise
+        if not read_only and self.path != ":memory:":
             self._checkpointer = _Checkpointer(self.path)
             self._checkpointer.start()
 
-    def _create_schema(self) -> None:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                for statement in DDL.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                counted = self._db.execute("SELECT 1 FROM status_counts LIMIT 1").fetchone()
-                if counted is None:
-                    self._db.execute(REBUILD_COUNTS)
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._db.execute("ROLLBACK")
-                raise LedgerError(f"cannot create ledger schema in {self.path}: {exc}") from exc
+    def _connect(self, busy_timeout: float) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            prepare_folder(self.path)
+        db: sqlite3.Connection | None = None
+        try:
+            db = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoints run in a background thread, off the claim/finish path; this high
+            # automatic threshold only bounds the WAL if that thread falls behind.
+            db.execute("PRAGMA wal_autocheckpoint=50000")
+            db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            self._create_schema(db)
+        except sqlite3.Error as exc:
+            if db is not None:
+                db.close()
+            raise LedgerError(open_problem(self.path, exc, False)) from None
+        except BaseException:
+            if db is not None:
+                db.close()
+            raise
+        return db
+
+    def _create_schema(self, db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self._check_version(db)
+            for statement in DDL.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            counted = db.execute("SELECT 1 FROM status_counts LIMIT 1").fetchone()
+            if counted is None:
+                db.execute(REBUILD_COUNTS)
+            stored = _stored_version(db)
+            if stored < SCHEMA_VERSION:
+                db.execute(
+                    "INSERT OR REPLACE INTO ledger_info VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _check_version(self, db: sqlite3.Connection) -> None:
+        stored = _stored_version(db)
+        if stored > SCHEMA_VERSION:
+            raise LedgerError(
+                f"cannot open ledger {self.path}: it was written by a newer ingestflow"
+                f" (schema version {stored}; this release knows up to {SCHEMA_VERSION})"
+            )
+
+    def _hint(self, index: str) -> str:
+        """`INDEXED BY index` when the ledger has it (a read-only older ledger may not)."""
+        return f" INDEXED BY {index}" if index in self._indexes else ""
+
+    def _ensure_folder_index(self, db: sqlite3.Connection) -> None:
+        """Create the per-folder TODO index (markers) once; the caller holds the transaction."""
+        if FOLDER_INDEX not in self._indexes:
+            db.execute(CREATE_FOLDER_INDEX)
+            self._indexes.add(FOLDER_INDEX)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise LedgerError(f"cannot change ledger {self.path}: it is open read-only")
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -186,85 +184,19 @@ class SqliteDb:
             except sqlite3.Error as exc:
                 raise LedgerError(f"ledger query failed: {exc}") from exc
 
-    def apply(
-        self, db: sqlite3.Connection, changes: Sequence[Change], now: float
-    ) -> list[Transition]:
-        """Write each `new` over its `old`, record one transition per change, and keep the
-        per-(workflow, status) counters in step. The caller holds the write transaction, so
-        the transition ids are consecutive after the table's current sequence."""
-        if not changes:
-            return []
-        inserts: dict[tuple[str, ...], list[list[Any]]] = {}
-        updates: dict[tuple[str, ...], list[list[Any]]] = {}
-        counters = CounterDeltas()
-        rows = []
-        for c in changes:
-            check_transition(c.old.status if c.old else None, c.new.status)
-            new_image = c.new.as_dict()
-            fields = {**new_image, **c.extra}
-            names = tuple(fields)
-            if c.old is None:
-                inserts.setdefault(names, []).append([fields[n] for n in names])
-            else:
-                counters.remove(c.old)
-                updates.setdefault(names, []).append(
-                    [*(fields[n] for n in names[2:]), c.new.bucket, c.new.key]
-                )
-            counters.add(c.new)
-            old_image = c.old.as_dict() if c.old else None
-            rows.append((c, old_image, new_image))
-        for names, values in inserts.items():
-            db.executemany(
-                f"INSERT INTO workflow_status ({', '.join(names)}) "
-                f"VALUES ({', '.join('?' for _ in names)})",
-                values,
-            )
-        for names, values in updates.items():
-            sets = ", ".join(f"{n} = ?" for n in names[2:])  # bucket and key come first
-            db.executemany(
-                f"UPDATE workflow_status SET {sets} WHERE bucket = ? AND key = ?", values
-            )
-        counters.write(db)
-        seq_row = db.execute(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'transitions'"
-        ).fetchone()
-        first_id = (seq_row[0] if seq_row else 0) + 1
-        db.executemany(
-            "INSERT INTO transitions (bucket, key, workflow, from_status, to_status, at, reason,"
-            " old_image, new_image) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    c.new.bucket,
-                    c.new.key,
-                    c.new.workflow,
-                    c.old.status.value if c.old else None,
-                    c.new.status.value,
-                    now,
-                    c.reason,
-                    _json(old_image) if old_image else None,
-                    _json(new_image),
-                )
-                for c, old_image, new_image in rows
-            ],
-        )
-        return [
-            Transition(
-                id=first_id + i,
-                bucket=c.new.bucket,
-                key=c.new.key,
-                workflow=c.new.workflow,
-                old_status=c.old.status if c.old else None,
-                new_status=c.new.status,
-                at=now,
-                reason=c.reason,
-                old=old_image,
-                new=new_image,
-            )
-            for i, (c, old_image, new_image) in enumerate(rows)
-        ]
-
     def close(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.stop()
         with self._lock:
             self._db.close()
+
+
+def _stored_version(db: sqlite3.Connection) -> int:
+    """The ledger's schema version (1: a ledger from before versions were recorded)."""
+    has_info = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger_info'"
+    ).fetchone()
+    if has_info is None:
+        return 1
+    row = db.execute("SELECT value FROM ledger_info WHERE name = 'schema_version'").fetchone()
+    return int(row[0]) if row else 1

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from typing import Any
 
-from ingestflow.adapters.state.sqlite_db import SELECT, SqliteDb, to_record, to_transition
+from ingestflow.adapters.state.sqlite_db import SqliteDb
+from ingestflow.adapters.state.sqlite_rows import SELECT, to_record, to_transition
+from ingestflow.adapters.state.sqlite_schema import FOLDER_INDEX
 from ingestflow.domain.batching import Backlog
 from ingestflow.domain.records import FileRecord, Transition, UnroutedFile
 from ingestflow.domain.status import Status
 from ingestflow.domain.workflow import Workflow
+
+# The index `files()` walks for a status filter (None: no status filter).
+_FILES_INDEX = {
+    None: "workflow_status_order",
+    Status.DONE: "workflow_status_order",
+    Status.FAILED: "workflow_status_failed",
+    Status.PROCESSING: "workflow_status_processing",  # few rows: bounded by running batches
+    Status.TODO: "workflow_status_todo",  # per workflow, see files()
+}
 
 
 class SqliteReads(SqliteDb):
@@ -32,6 +44,20 @@ class SqliteReads(SqliteDb):
         )
         return Backlog(int(count), int(total), oldest)
 
+    def marked_backlog(self, workflow: str, now: float) -> Backlog:
+        """The TODO files of `workflow` (including retries in their backoff) that lie in a
+        folder whose completeness marker is present. One index range per marked folder."""
+        if not self._has_markers_table():
+            return Backlog(0, 0, None)
+        ((count, total, oldest),) = self._read(
+            "SELECT count(*), coalesce(sum(ws.size), 0), min(ws.upload_time) FROM markers m"
+            f" JOIN workflow_status AS ws{self._hint(FOLDER_INDEX)}"
+            " ON ws.status = 'TODO' AND ws.workflow = m.workflow AND ws.bucket = m.bucket"
+            " AND ws.prefix = m.prefix WHERE m.workflow = ?",
+            (workflow,),
+        )
+        return Backlog(int(count), int(total), oldest)
+
     def get(self, bucket: str, key: str) -> FileRecord | None:
         rows = self._read(f"{SELECT} WHERE bucket = ? AND key = ?", (bucket, key))
         return to_record(rows[0]) if rows else None
@@ -42,23 +68,49 @@ class SqliteReads(SqliteDb):
         prefix: str | None = None,
         workflow: str | None = None,
         limit: int | None = None,
+        after: tuple[float, str] | None = None,
+    ) -> list[FileRecord]:
+        if status is Status.TODO and not workflow:
+            # The TODO index is per workflow: one ordered range each, merged.
+            names = [
+                str(name)
+                for (name,) in self._read(
+                    "SELECT workflow FROM status_counts WHERE status = 'TODO' AND files > 0"
+                )
+            ]
+            ranges = [self._files(status, prefix, name, limit, after) for name in names]
+            merged = heapq.merge(*ranges, key=lambda r: (r.upload_time, r.key))
+            return list(merged)[:limit] if limit is not None else list(merged)
+        return self._files(status, prefix, workflow, limit, after)
+
+    def _files(
+        self,
+        status: Status | None,
+        prefix: str | None,
+        workflow: str | None,
+        limit: int | None,
+        after: tuple[float, str] | None,
     ) -> list[FileRecord]:
         where: list[str] = []
         params: list[Any] = []
         if status is not None:
-            where.append("status = ?")
-            params.append(status.value)
+            # A literal, not a parameter: SQLite picks a partial index only for a literal.
+            where.append(f"status = '{status.value}'")
         if prefix:
-            # A range on `key` uses its index (a LIKE or substr would scan).
+            # A range on `key`, not a LIKE: '_' and '%' are literal in keys.
             where.append("key >= ? AND key < ?")
             params += [prefix, prefix + "\U0010ffff"]
         if workflow:
             where.append("workflow = ?")
             params.append(workflow)
-        sql = SELECT + (f" WHERE {' AND '.join(where)}" if where else "")
-        sql += " ORDER BY upload_time, key"
+        if after is not None:
+            # The plain range lets every index on upload_time seek to the cursor.
+            where.append("upload_time >= ? AND (upload_time, key) > (?, ?)")
+            params += [float(after[0]), float(after[0]), after[1]]
+        sql = SELECT + self._hint(_FILES_INDEX[status])
+        sql += (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY upload_time, key"
         if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+            sql += f" LIMIT {max(0, int(limit))}"
         return [to_record(r) for r in self._read(sql, params)]
 
     def counts(self) -> dict[Status, int]:
@@ -71,8 +123,8 @@ class SqliteReads(SqliteDb):
         out: list[FileRecord] = []
         for w in workflows:
             rows = self._read(
-                f"{SELECT} WHERE status = 'TODO' AND workflow = ? AND upload_time <= ?"
-                " ORDER BY upload_time LIMIT ?",
+                f"{SELECT} INDEXED BY workflow_status_todo WHERE status = 'TODO'"
+                " AND workflow = ? AND upload_time <= ? ORDER BY upload_time LIMIT ?",
                 (w.name, now - w.stale_after, limit),
             )
             out += map(to_record, rows)
@@ -95,3 +147,20 @@ class SqliteReads(SqliteDb):
     def unrouted(self) -> list[UnroutedFile]:
         rows = self._read("SELECT key, size, seen_at, reason FROM unrouted ORDER BY key")
         return [UnroutedFile(*r) for r in rows]
+
+    def markers(self, bucket: str) -> list[tuple[str, str]]:
+        if not self._has_markers_table():
+            return []
+        rows = self._read(
+            "SELECT workflow, prefix FROM markers WHERE bucket = ? ORDER BY workflow, prefix",
+            (bucket,),
+        )
+        return [(str(w), str(p)) for w, p in rows]
+
+    def _has_markers_table(self) -> bool:
+        """False only on a read-only ledger from before markers (schema version 1)."""
+        if not self.read_only:
+            return True
+        return bool(
+            self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'markers'")
+        )

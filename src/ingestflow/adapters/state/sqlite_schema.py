@@ -1,8 +1,29 @@
-"""DDL of the SQLite ledger. Partial indexes keep status/age queries off full-table scans."""
+"""DDL of the SQLite ledger. Partial indexes keep status/age queries off full-table scans.
+
+Every index on `workflow_status` and `transitions` costs a B-tree write per insert (and per
+update of one of its columns), so each one below is there for a query that needs it:
+
+- `workflow_status_todo`: claim, backlog, stale (TODO of one workflow, oldest first);
+- `workflow_status_processing`: reap (expired leases);
+- `workflow_status_running`: renew, finish, release (a running batch's files, by key; only
+  PROCESSING rows, so it stays small and "does the batch still hold files" is one probe);
+- `workflow_status_order`: `files()` pages in (upload_time, key) order with a keyset cursor;
+- `workflow_status_failed`: `files(status=FAILED)` and `retry --failed`;
+- `workflow_status_todo_folder` (created only once a workflow has a `ready_marker`, see
+  FOLDER_INDEX): the TODO files of one folder, for completeness markers;
+- `transitions_by_key`: history of one file.
+
+Schema versions (`ledger_info.schema_version`): 1 (no row) the first release; 2 adds the
+`markers` table and `workflow_status_order` / `workflow_status_failed` /
+`workflow_status_running`, drops `workflow_status_by_status` / `workflow_status_batch_key`
+(every status change updated them) and stores compact transition images (see sqlite_rows). A
+ledger of version 1 is upgraded in place when opened for writing; readers understand both image
+formats.
+"""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DDL = """
 CREATE TABLE IF NOT EXISTS workflow_status (
@@ -29,10 +50,13 @@ CREATE INDEX IF NOT EXISTS workflow_status_todo
     ON workflow_status (workflow, upload_time, available_at) WHERE status = 'TODO';
 CREATE INDEX IF NOT EXISTS workflow_status_processing
     ON workflow_status (lease_until) WHERE status = 'PROCESSING';
-CREATE INDEX IF NOT EXISTS workflow_status_batch_key
-    ON workflow_status (batch_id, key) WHERE batch_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS workflow_status_by_status
-    ON workflow_status (status, upload_time);
+CREATE INDEX IF NOT EXISTS workflow_status_running
+    ON workflow_status (batch_id, key) WHERE status = 'PROCESSING';
+DROP INDEX IF EXISTS workflow_status_batch_key;
+CREATE INDEX IF NOT EXISTS workflow_status_order ON workflow_status (upload_time, key);
+CREATE INDEX IF NOT EXISTS workflow_status_failed
+    ON workflow_status (upload_time, key) WHERE status = 'FAILED';
+DROP INDEX IF EXISTS workflow_status_by_status;
 
 -- Files and bytes per (workflow, status), maintained in the same transaction as every change.
 CREATE TABLE IF NOT EXISTS status_counts (
@@ -91,7 +115,23 @@ CREATE TABLE IF NOT EXISTS unrouted (
     reason  TEXT NOT NULL
 );
 
+-- Completeness markers present in the landing store: (bucket, workflow, folder prefix).
+CREATE TABLE IF NOT EXISTS markers (
+    bucket   TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    prefix   TEXT NOT NULL,
+    PRIMARY KEY (bucket, workflow, prefix)
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS ledger_info (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# Only workflows with a `ready_marker` look files up by folder: ledgers without one do not pay
+# for this index on every register and claim. Created by sync_workflows / claim when needed.
+FOLDER_INDEX = "workflow_status_todo_folder"
+CREATE_FOLDER_INDEX = f"""
+CREATE INDEX IF NOT EXISTS {FOLDER_INDEX}
+    ON workflow_status (workflow, bucket, prefix, upload_time) WHERE status = 'TODO'
 """
 
 # Rebuilds the counters of a ledger whose counters are missing (e.g. created by an older build).
@@ -101,7 +141,22 @@ SELECT workflow, status, count(*), coalesce(sum(size), 0) FROM workflow_status
 GROUP BY workflow, status
 """
 
-RECORD_COLUMNS = (
-    "bucket, key, workflow, prefix, size, etag, upload_time, status, attempts, batch_id, "
-    "lease_until, start_time, end_time, error, output"
+# The record's columns, in FileRecord field order (also the order of compact images).
+RECORD_FIELDS = (
+    "bucket",
+    "key",
+    "workflow",
+    "prefix",
+    "size",
+    "etag",
+    "upload_time",
+    "status",
+    "attempts",
+    "batch_id",
+    "lease_until",
+    "start_time",
+    "end_time",
+    "error",
+    "output",
 )
+RECORD_COLUMNS = ", ".join(RECORD_FIELDS)

@@ -2,11 +2,14 @@
 
 TEMPLATE = """\
 # ingestflow configuration (embedded default: local folders, SQLite ledger, DuckDB engine).
-# Relative paths resolve against this file's folder. Durations: "500ms", "30s", "10m", "2h".
+# Relative paths resolve against this file's folder. Durations: "500ms", "30s", "10m", "2h"
+# (at most "365d"). Sizes: "512MB", "2GB" (powers of 1024, at most 1 PiB).
 # Any value can be overridden by an environment variable, e.g. INGESTFLOW_LEDGER__URL or
-# INGESTFLOW_WORKFLOWS__OHLCV__BATCH_SIZE=5; overlays below are chosen with --env / INGESTFLOW_ENV.
+# INGESTFLOW_WORKFLOWS__OHLCV__BATCH_SIZE=5 (other INGESTFLOW_* variables are ignored with a
+# warning); overlays below are chosen with --env / INGESTFLOW_ENV.
 
-# How often the scheduler lists the landing area, reaps expired leases and checks batches.
+# How often the scheduler lists the landing area, reaps expired leases and checks batches
+# (at least "10ms").
 schedule_interval = "1s"
 
 [landing]
@@ -14,9 +17,14 @@ schedule_interval = "1s"
 path = "landing"
 # A file is picked up once it has not changed for this long (or when its writer closes it).
 settle = "1s"
+# Symlinks are ignored (listed as unrouted) unless this is true; even then only links whose
+# target is inside this folder are followed.
+# follow_symlinks = false
+# With file-system events on, the full listing of this folder runs this often.
+# reconcile_interval = "1m"
 
 [output]
-# One Parquet file per input: <output>/<workflow>/<key>.parquet
+# One Parquet file per input: <output>/<workflow>/<key>.parquet (never inside the landing folder)
 path = "output"
 # snappy (fast, Spark's default), zstd (smaller files), gzip, lz4 or none
 compression = "snappy"
@@ -34,6 +42,11 @@ max_wait = "30s"            # ...or when the oldest waiting file is this old
 max_attempts = 3            # transient failures are retried up to this many attempts
 lease = "5m"                # a claim expires if its batch stops renewing it (crash recovery)
 include = ["*.csv", "*.csv.gz"]
+# Completeness marker: a folder's files wait until a file of this name lands beside them;
+# max_wait still runs them unless marker_required is true.
+# ready_marker = "_SUCCESS"
+# marker_required = false
+# Engine options: timestamp_format, date_format (strptime notation) and delimiter.
 # [workflows.options]
 # timestamp_format = "%d/%m/%Y %H:%M"
 

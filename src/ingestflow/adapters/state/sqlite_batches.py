@@ -1,0 +1,245 @@
+"""Batches on the SQLite ledger: claim (with completeness markers), renew, finish, release and
+reap. Each method is one write transaction; rows are plain tuples (see sqlite_rows)."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from ingestflow.adapters.state.sqlite_reads import SqliteReads
+from ingestflow.adapters.state.sqlite_rows import (
+    ATTEMPTS,
+    BATCH_ID,
+    END_TIME,
+    ETAG,
+    KEY,
+    OUTPUT,
+    SELECT_WITH_ID,
+    SIZE,
+    START_TIME,
+    STATUS,
+    UPLOAD_TIME,
+    WORKFLOW,
+    ChangeWriter,
+    Row,
+    to_record,
+)
+from ingestflow.adapters.state.sqlite_schema import FOLDER_INDEX
+from ingestflow.domain.batching import Backlog, readiness, take_within_limits
+from ingestflow.domain.records import Batch, FileOutcome, Transition
+from ingestflow.domain.workflow import Workflow
+
+_RUNNING = f"{SELECT_WITH_ID} INDEXED BY workflow_status_running"
+_TODO = (
+    f"{SELECT_WITH_ID} INDEXED BY workflow_status_todo WHERE status = 'TODO'"
+    " AND workflow = ? AND available_at <= ? ORDER BY upload_time LIMIT ?"
+)
+# The marked folder holding the oldest eligible TODO file of a workflow: one index seek per
+# marker (the markers of a workflow are few: one per complete folder in the landing store).
+_MARKED_FOLDER = f"""
+SELECT bucket, prefix FROM (
+    SELECT m.bucket, m.prefix, (
+        SELECT ws.upload_time FROM workflow_status AS ws INDEXED BY {FOLDER_INDEX}
+        WHERE ws.status = 'TODO' AND ws.workflow = m.workflow AND ws.bucket = m.bucket
+            AND ws.prefix = m.prefix AND ws.available_at <= ?
+        ORDER BY ws.upload_time LIMIT 1
+    ) AS oldest FROM markers AS m WHERE m.workflow = ?
+) WHERE oldest IS NOT NULL ORDER BY oldest LIMIT 1
+"""
+_FOLDER_TODO = (
+    f"{SELECT_WITH_ID} INDEXED BY {FOLDER_INDEX} WHERE status = 'TODO' AND workflow = ?"
+    " AND bucket = ? AND prefix = ? AND available_at <= ? ORDER BY upload_time LIMIT ?"
+)
+# Offset of the record inside a row selected with its id.
+_R = 1
+
+
+def _backlog(rows: Sequence[Row]) -> Backlog:
+    size = _R + SIZE
+    oldest = rows[0][_R + UPLOAD_TIME] if rows else None
+    return Backlog(len(rows), sum(r[size] for r in rows), oldest)
+
+
+class SqliteBatches(SqliteReads):
+    def _ready_rows(
+        self, db: sqlite3.Connection, workflow: Workflow, now: float
+    ) -> list[Row] | None:
+        """The oldest-first candidates of a ready batch (rows with their id), or None."""
+        name = workflow.name
+        if workflow.ready_marker is not None:
+            self._ensure_folder_index(db)
+            folder = db.execute(_MARKED_FOLDER, (now, name)).fetchone()
+            if folder is not None:
+                rows = db.execute(
+                    _FOLDER_TODO, (name, folder[0], folder[1], now, workflow.max_batch_files)
+                ).fetchall()
+                return rows if readiness(workflow, _backlog(rows), now, marked=True) else None
+            if workflow.marker_required:
+                return None
+            limit = workflow.max_batch_files
+        else:
+            # Enough rows to decide readiness (batch_size) and to fill a batch (the caps).
+            limit = max(workflow.max_batch_files, workflow.batch_size)
+        rows = db.execute(_TODO, (name, now, limit)).fetchall()
+        return rows if readiness(workflow, _backlog(rows), now) else None
+
+    def claim(self, workflow: Workflow, now: float, owner: str) -> Batch | None:
+        with self._tx() as db:
+            rows = self._ready_rows(db, workflow, now)
+            if not rows:
+                return None
+            chosen = take_within_limits(
+                ((r, r[_R + SIZE]) for r in rows),
+                workflow.max_batch_files,
+                workflow.max_batch_bytes,
+            )
+            batch_id = uuid.uuid4().hex
+            lease_until = now + workflow.lease
+            writer = ChangeWriter(db, now)
+            claimed = []
+            for row in chosen:
+                old = row[_R:]
+                new = (
+                    *old[:STATUS],
+                    "PROCESSING",
+                    old[ATTEMPTS] + 1,
+                    batch_id,
+                    lease_until,
+                    now,
+                    None,
+                    None,
+                    old[OUTPUT],
+                )
+                writer.update(row[0], old, new, "claimed")
+                claimed.append(new)
+            writer.flush(returning=False)
+            db.execute(
+                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, 'RUNNING')",
+                (batch_id, workflow.name, owner, now, lease_until),
+            )
+        return Batch(batch_id, workflow.name, tuple(map(to_record, claimed)), lease_until)
+
+    def renew(self, batch_id: str, lease_until: float) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE workflow_status INDEXED BY workflow_status_running SET lease_until = ?"
+                " WHERE batch_id = ? AND status = 'PROCESSING'",
+                (lease_until, batch_id),
+            )
+            db.execute(
+                "UPDATE batches SET lease_until = ? WHERE batch_id = ? AND state = 'RUNNING'",
+                (lease_until, batch_id),
+            )
+            return cur.rowcount > 0
+
+    def finish(
+        self, workflow: Workflow, batch_id: str, outcomes: Sequence[FileOutcome], now: float
+    ) -> list[Transition]:
+        first: dict[str, FileOutcome] = {}
+        for outcome in outcomes:  # a repeated report must not change the file twice
+            first.setdefault(outcome.key, outcome)
+        with self._tx() as db:
+            rows = db.execute(
+                f"{_RUNNING} WHERE batch_id = ? AND status = 'PROCESSING'"
+                " AND key IN (SELECT value FROM json_each(?))",
+                (batch_id, orjson.dumps(list(first)).decode()),
+            ).fetchall()
+            found = {r[_R + KEY]: r for r in rows}
+            writer = ChangeWriter(db, now)
+            for key, outcome in first.items():
+                row = found.get(key)
+                if row is None:
+                    continue  # lease lost: another worker owns the file now
+                self._record_outcome(writer, workflow, row, outcome, now)
+            out = writer.flush()
+            self._close_batch_if_empty(db, batch_id, "FINISHED")
+        return out
+
+    @staticmethod
+    def _record_outcome(
+        writer: ChangeWriter, workflow: Workflow, row: Row, outcome: FileOutcome, now: float
+    ) -> None:
+        old = row[_R:]
+        head, attempts, start = old[:STATUS], old[ATTEMPTS], old[START_TIME]
+        if old[ETAG] != outcome.etag:
+            new = (*head, "TODO", 0, None, None, start, old[END_TIME], None, old[OUTPUT])
+            writer.update(row[0], old, new, "changed during processing", 0.0)
+        elif outcome.ok:
+            new = (*head, "DONE", attempts, old[BATCH_ID], None, start, now, None, outcome.output)
+            writer.update(row[0], old, new, "processed")
+        elif outcome.retryable and attempts < workflow.max_attempts:
+            delay = workflow.retry_backoff * 2 ** max(0, attempts - 1)
+            end = old[END_TIME]
+            new = (*head, "TODO", attempts, None, None, start, end, outcome.error, old[OUTPUT])
+            writer.update(row[0], old, new, "retryable failure", now + delay)
+        else:
+            batch = old[BATCH_ID]
+            new = (*head, "FAILED", attempts, batch, None, start, now, outcome.error, old[OUTPUT])
+            writer.update(row[0], old, new, "failed")
+
+    def _close_batch_if_empty(self, db: sqlite3.Connection, batch_id: str, state: str) -> None:
+        left = db.execute(
+            "SELECT 1 FROM workflow_status INDEXED BY workflow_status_running"
+            " WHERE batch_id = ? AND status = 'PROCESSING' LIMIT 1",
+            (batch_id,),
+        ).fetchone()
+        if left is None:
+            db.execute(
+                "UPDATE batches SET state = ? WHERE batch_id = ? AND state = 'RUNNING'",
+                (state, batch_id),
+            )
+
+    def release_batch(self, batch_id: str, now: float, reason: str) -> list[Transition]:
+        with self._tx() as db:
+            rows = db.execute(
+                f"{_RUNNING} WHERE batch_id = ? AND status = 'PROCESSING'", (batch_id,)
+            ).fetchall()
+            writer = ChangeWriter(db, now)
+            for row in rows:
+                old = row[_R:]
+                attempts = max(0, old[ATTEMPTS] - 1)
+                new = (*old[:STATUS], "TODO", attempts, None, None, *old[START_TIME:])
+                writer.update(row[0], old, new, reason, 0.0)
+            out = writer.flush()
+            self._close_batch_if_empty(db, batch_id, "RELEASED")
+        return out
+
+    def reap(
+        self, workflows: Sequence[Workflow], now: float, dead_batches: Sequence[str] = ()
+    ) -> list[Transition]:
+        limits = {w.name: w.max_attempts for w in workflows}
+        with self._tx() as db:
+            rows = db.execute(
+                f"{SELECT_WITH_ID} INDEXED BY workflow_status_processing"
+                " WHERE status = 'PROCESSING' AND lease_until < ?",
+                (now,),
+            ).fetchall()
+            for batch_id in dict.fromkeys(dead_batches):
+                rows += db.execute(
+                    f"{_RUNNING} WHERE batch_id = ? AND status = 'PROCESSING' AND lease_until >= ?",
+                    (batch_id, now),
+                ).fetchall()
+            unique: dict[Any, Row] = {r[0]: r for r in rows}  # each file once
+            writer = ChangeWriter(db, now)
+            batch_ids = set()
+            for row in unique.values():
+                old = row[_R:]
+                attempts = old[ATTEMPTS]
+                batch_ids.add(old[BATCH_ID])
+                head, tail = old[:STATUS], old[START_TIME]
+                if attempts >= limits.get(old[WORKFLOW], 3):
+                    error = f"lease expired on attempt {attempts}; no attempts left"
+                    new = (*head, "FAILED", attempts, old[BATCH_ID], None, tail, now, error)
+                    writer.update(row[0], old, (*new, old[OUTPUT]), "lease expired")
+                else:
+                    error = f"lease expired on attempt {attempts}"
+                    new = (*head, "TODO", attempts, None, None, tail, old[END_TIME], error)
+                    writer.update(row[0], old, (*new, old[OUTPUT]), "lease expired", 0.0)
+            out = writer.flush()
+            for expired in batch_ids:
+                self._close_batch_if_empty(db, str(expired), "EXPIRED")
+        return out
