@@ -5,20 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingestflow.adapters.engines.duckdb import DuckDBEngine
+from ingestflow.adapters.engines.output_files import room_for
 from ingestflow.adapters.events.watcher import FolderWatcher
 from ingestflow.adapters.processes import is_dead_local_owner, owner_id
 from ingestflow.adapters.state.sqlite import SqliteStatusStore
 from ingestflow.adapters.storage.local import LocalObjectStore
 from ingestflow.config.settings import Settings
 from ingestflow.domain.errors import IngestflowError
-from ingestflow.domain.outputs import PATH_MAX
 from ingestflow.ports import EventSource, StatusStore
 from ingestflow.services.discovery import Discovery
 from ingestflow.services.pipeline import Pipeline
 
 
-def open_store(settings: Settings) -> StatusStore:
-    """The ledger named by `[ledger] url`, with the configured workflows synced into it."""
+def open_store(settings: Settings, *, read_only: bool = False) -> StatusStore:
+    """The ledger named by `[ledger] url`, with the configured workflows synced into it.
+    `read_only` (for commands that only read: status, files, history, ...) opens an existing
+    ledger without writing to it, so those commands also work on a ledger the user may only
+    read; a ledger that does not exist yet is created (empty) as usual."""
+    if read_only and settings.ledger_path.exists():
+        return SqliteStatusStore(settings.ledger_path, read_only=True)
     store = SqliteStatusStore(settings.ledger_path)
     store.sync_workflows(settings.workflows)
     return store
@@ -61,7 +66,7 @@ def build_pipeline(settings: Settings, *, watch: bool = False) -> Pipeline:
             objects,
             settings.workflows,
             settings.settle,
-            max_output_path=PATH_MAX - len(str(settings.output_path).encode("utf-8")) - 1,
+            max_output_path=room_for(settings.output_path),
         ),
         engine=engine,
         workflows=settings.workflows,

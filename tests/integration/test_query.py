@@ -9,10 +9,11 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ingestflow.adapters.engines.duckdb import DuckDBEngine
-from ingestflow.adapters.engines.duckdb_query import run_query
+from ingestflow.adapters.engines.duckdb_query import open_query, run_query
 from ingestflow.domain.errors import IngestflowError
 from ingestflow.domain.records import FileRecord
 from ingestflow.domain.status import Status
@@ -146,16 +147,22 @@ def test_outputs_with_different_extra_columns_are_unioned_by_name(tmp_path: Path
     assert rows == [(None, "2024-01-01"), ("EURUSD", "2024-01-02")]
 
 
-def test_a_workflow_without_outputs_is_not_a_table(tmp_path: Path, ohlcv_files: list[Path]) -> None:
+def test_a_workflow_without_outputs_is_not_a_table_and_naming_it_says_so(
+    tmp_path: Path, ohlcv_files: list[Path]
+) -> None:
     (tmp_path / "output" / "empty").mkdir()
     for name in ("empty", "never_ran"):
-        with pytest.raises(IngestflowError, match=rf"query failed: .*{name}"):
+        with pytest.raises(IngestflowError) as raised:
             run_query(tmp_path / "output", ["ohlcv", "empty", "never_ran"], f"SELECT * FROM {name}")
+        assert str(raised.value) == f"workflow '{name}' has no outputs yet"
     # The workflows that have outputs still answer in the same call.
     _, rows = run_query(
         tmp_path / "output", ["ohlcv", "empty", "never_ran"], "SELECT count(*) FROM ohlcv"
     )
     assert rows == [(16 * 40,)]
+    # A table that is no workflow at all is DuckDB's own error.
+    with pytest.raises(IngestflowError, match=r"query failed: .*nowhere"):
+        run_query(tmp_path / "output", ["ohlcv", "empty"], "SELECT * FROM nowhere")
 
 
 def test_invalid_sql_fails_with_an_ingestflow_error(
@@ -190,3 +197,104 @@ def test_an_output_folder_whose_path_holds_glob_characters_can_be_queried(
     produce(landing, output, "fx", [good])
     assert (output / "fx" / "fx" / "a.csv.parquet").is_file()
     assert run_query(output, ["fx"], "SELECT count(*) FROM fx")[1] == [(1,)]
+
+
+def test_a_table_name_is_never_read_from_a_python_variable(
+    tmp_path: Path, ohlcv_files: list[Path]
+) -> None:
+    # DuckDB's Python client would scan a local variable named like the table (`sql`, `files`
+    # exist inside run_query) instead of failing on an unknown table.
+    for name in ("sql", "files", "con", "empty"):
+        with pytest.raises(IngestflowError, match=f"Table with name {name} does not exist"):
+            run_query(tmp_path / "output", ["ohlcv"], f"SELECT * FROM {name}")
+
+
+def test_keys_with_glob_characters_are_read_literally(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    keys = ["g/[red]x.csv", "g/rx.csv", "g/q*x.csv", "g/qax.csv", "g/a?b.csv", "g/acb.csv"]
+    paths = [
+        write(landing, key, f"{HEADER}\n" + f"2024-01-01,1,2,0.5,1.5,{n}\n" * (n + 1))
+        for n, key in enumerate(keys)
+    ]
+    output = tmp_path / "out [*?]"
+    produce(landing, output, "g", paths)
+    _, rows = run_query(output, ["g"], "SELECT volume, count(*) FROM g GROUP BY 1 ORDER BY 1")
+    assert rows == [(float(n), n + 1) for n in range(len(keys))]
+
+
+def test_folders_named_like_hive_partitions_are_not_columns(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    paths = [
+        write(landing, "h/date=2024-01-01/a.csv", f"{HEADER}\n2024-01-01,1,2,0.5,1.5,10\n"),
+        write(landing, "h/date=2024-01-02/b.csv", f"{HEADER}\n2024-01-02,1,2,0.5,1.5,20\n"),
+    ]
+    produce(landing, tmp_path / "output", "h", paths)
+    columns, rows = run_query(tmp_path / "output", ["h"], "SELECT * FROM h ORDER BY volume")
+    assert "date" not in columns
+    assert columns == [
+        "timestamp",
+        "open_price",
+        "high_price",
+        "low_price",
+        "close_price",
+        "volume",
+        "price_change",
+    ]
+    assert [r[5] for r in rows] == [10.0, 20.0]
+
+
+def _union_by_name(folder: Path) -> tuple[list[str], list[tuple[object, ...]]]:
+    """The reference: DuckDB's own union_by_name read over every output file."""
+    con = duckdb.connect()
+    try:
+        files = sorted(str(p) for p in folder.rglob("*.parquet"))
+        sql = "SELECT * FROM read_parquet(?, union_by_name = true) ORDER BY volume"
+        cursor = con.execute(sql, [files])
+        return [d[0] for d in cursor.description], cursor.fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("schemas", [3, 40])
+def test_outputs_of_many_schemas_give_the_table_union_by_name_gives(
+    tmp_path: Path, schemas: int
+) -> None:
+    """Files are grouped by schema and the groups unioned by name (or, past the group cap,
+    read with union_by_name): either way the same columns, in the same order, and rows."""
+    landing = tmp_path / "landing"
+    paths = []
+    for i in range(60):
+        extra = [f"c{i % schemas}", "Symbol"] if i % 2 else ["Symbol", f"c{i % schemas}"]
+        header = ",".join([*extra[: i % 3], *HEADER.split(","), *extra[i % 3 :]])
+        values = [f"v{i}" if name != "Symbol" else "EURUSD" for name in extra]
+        row = ",".join([*values[: i % 3], f"2024-01-{i % 28 + 1:02d}", "1,2,0.5,1.5", str(i)])
+        row += "," + ",".join(values[i % 3 :]) if values[i % 3 :] else ""
+        paths.append(write(landing, f"m/{i:02d}.csv", f"{header}\n{row}\n"))
+    produce(landing, tmp_path / "output", "m", paths)
+    got = run_query(tmp_path / "output", ["m"], "SELECT * FROM m ORDER BY volume")
+    assert got == _union_by_name(tmp_path / "output" / "m")
+    assert len(got[1]) == 60
+    assert {c for c in got[0] if c[0] == "c" and c[1:].isdigit()} == {
+        f"c{i}" for i in range(schemas)
+    }
+
+
+def test_a_query_opens_only_the_outputs_of_the_workflows_it_names(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    good = write(landing, "a/good.csv", f"{HEADER}\n2024-01-01,1,2,0.5,1.5,10\n")
+    produce(landing, tmp_path / "output", "a", [good])
+    broken = tmp_path / "output" / "b" / "broken.csv.parquet"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"PAR1 not really parquet PAR1")
+    assert run_query(tmp_path / "output", ["a", "b"], "SELECT count(*) FROM a")[1] == [(1,)]
+    with pytest.raises(IngestflowError, match="query failed"):
+        run_query(tmp_path / "output", ["a", "b"], "SELECT count(*) FROM b")
+    # SQL naming no workflow (SHOW TABLES) gets every table.
+    with pytest.raises(IngestflowError, match="query failed"):
+        run_query(tmp_path / "output", ["a", "b"], "SHOW TABLES")
+
+
+def test_rows_are_fetched_in_batches(tmp_path: Path, ohlcv_files: list[Path]) -> None:
+    with open_query(tmp_path / "output", ["ohlcv"], "SELECT * FROM ohlcv") as result:
+        sizes = [len(batch) for batch in result.batches(size=100)]
+    assert sizes == [100] * 6 + [40]

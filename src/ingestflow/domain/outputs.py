@@ -20,6 +20,7 @@ import hashlib
 import re
 
 from ingestflow.domain.errors import InvalidKeyError
+from ingestflow.domain.keys import validate_key
 
 SUFFIX = ".parquet"
 NAME_MAX = 255
@@ -56,9 +57,11 @@ def output_segment(name: str, *, is_file: bool) -> str:
 
 
 def output_relpath(workflow: str, key: str, max_path_bytes: int = PATH_MAX) -> str:
-    """`<workflow>/<mapped key>` ('/'-separated). Raises OutputPathError when the result is
-    longer than `max_path_bytes` (pass the room left after the output root)."""
-    parts = key.split("/")
+    """`<workflow>/<mapped key>` ('/'-separated). Raises InvalidKeyError for a key that breaks
+    the key rules (so no segment can climb out of the workflow folder), and OutputPathError
+    when the result is longer than `max_path_bytes`: pass the room left after the output root,
+    its '/' separator and the terminating NUL that PATH_MAX counts."""
+    parts = validate_key(key).split("/")
     mapped = [output_segment(p, is_file=False) for p in parts[:-1]]
     mapped.append(output_segment(parts[-1], is_file=True))
     rel = "/".join([workflow, *mapped])

@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from ingestflow.adapters.engines import duckdb_sql as sql
 from ingestflow.adapters.engines.duckdb_group import convert_group
 from ingestflow.adapters.engines.duckdb_single import convert_file
 from ingestflow.adapters.engines.inputs import CsvInput, inspect_stream, missing_columns_error
@@ -110,7 +111,11 @@ class DuckDBEngine:
             except FileProcessingError as exc:
                 rejected.append(_failed(record, exc))
                 continue
-            if record.size > self.small_file_bytes or _GLOB_CHARS.search(record.key):
+            if (
+                record.size > self.small_file_bytes
+                or _GLOB_CHARS.search(record.key)
+                or csv_input.final_line_bytes > sql.DEFAULT_MAX_LINE_SIZE
+            ):
                 yield [self._single(workflow, record, csv_input, spec)]
             else:
                 groups.setdefault((csv_input.header, csv_input.compression), []).append(

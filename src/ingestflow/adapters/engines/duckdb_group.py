@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingestflow.adapters.engines import duckdb_sql as sql
-from ingestflow.adapters.engines.inputs import CsvInput
+from ingestflow.adapters.engines.inputs import MAX_LINE_BYTES, CsvInput
 from ingestflow.domain.transform import TransformSpec
 
 SOURCE_COLUMN = "__ingestflow_source"
@@ -34,12 +34,18 @@ def convert_group(
     file, rows) for every input whose rows came back as one contiguous run; inputs missing from
     the result (e.g. no rows) must be converted on their own. Raises duckdb.Error when any input
     is bad; the caller then splits the group to find which. `paths` (distinct) are what the
-    reader opens, one per input (default: the inputs' own paths)."""
+    reader opens, one per input (default: the inputs' own paths). Plain inputs must have a
+    last line within DuckDB's default limit (`CsvInput.final_line_bytes`): longer ones go
+    alone."""
     header, codec = inputs[0].header, inputs[0].compression
     paths = list(paths) if paths is not None else [str(i.path) for i in inputs]
     spec = spec.bound_to(header)
     types = sql.reader_types(spec, header)
-    source = sql.read_csv_sql(paths, header, codec, spec.delimiter, types, filename=SOURCE_COLUMN)
+    # gzip: the last lines' lengths are unknown (see inputs), so read with the raised limit.
+    max_line = MAX_LINE_BYTES if codec == "gzip" else None
+    source = sql.read_csv_sql(
+        paths, header, codec, spec.delimiter, types, SOURCE_COLUMN, max_line_size=max_line
+    )
     query = sql.select_sql(spec, source, header, extra=(SOURCE_COLUMN,))
     table = con.sql(query).to_arrow_table()  # the reader keeps file order and row order
     data = table.drop_columns([SOURCE_COLUMN])

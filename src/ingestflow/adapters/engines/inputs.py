@@ -7,12 +7,21 @@ Sizes: the header line is read incrementally up to `HEADER_MAX_BYTES` (16 MiB), 
 (thousands of columns, long names) are accepted; engines must be able to read lines of at least
 `MAX_LINE_BYTES` (twice that) so any accepted header is readable. A header of more than
 `MAX_COLUMNS` columns is refused (the reader's cost grows faster than linearly with the count).
+
+The last line of a plain file is measured too (`CsvInput.final_line_bytes`, read backwards from
+the end: one small read): DuckDB 2.0 silently drops a final line longer than its read buffer
+(16x its line limit), so engines read a file whose last line is long with a raised limit, and a
+last line above `MAX_LINE_BYTES` is refused here. A gzip file's end cannot be read without
+decompressing it all: its `final_line_bytes` is -1 (unknown) and engines always read it with
+the raised limit (gzip is read on one thread anyway, so that costs nothing). That leaves one
+case DuckDB alone decides: a gzip file whose last line exceeds 16 x MAX_LINE_BYTES (512 MiB).
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import os
 import re
 import zlib
 from collections import Counter
@@ -41,6 +50,7 @@ class CsvInput:
     path: Path
     compression: str  # "gzip" or "none"
     header: tuple[str, ...]
+    final_line_bytes: int = 0  # length of the last non-empty line; -1: unknown (gzip)
 
 
 def inspect_csv(path: Path, delimiter: str = ",") -> CsvInput:
@@ -54,14 +64,47 @@ def inspect_stream(raw: BinaryIO, path: Path, delimiter: str = ",") -> CsvInput:
     """`inspect_csv` on an already open binary file (positioned at its start) named `path`."""
     probe = raw.read(_PROBE_BYTES)
     if probe[:2] != GZIP_MAGIC:
-        return CsvInput(path, "none", _parse_header(_first_line(raw, probe), delimiter))
+        header = _parse_header(_first_line(raw, probe), delimiter)
+        final = _final_line_bytes(raw, probe)
+        if final > MAX_LINE_BYTES:
+            raise TerminalError(
+                f"malformed CSV: the last line is longer than the limit of {MAX_LINE_BYTES} bytes"
+            )
+        return CsvInput(path, "none", header, final)
     raw.seek(0)
     try:
         with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
             first_line = _first_line(stream, stream.read(_PROBE_BYTES))
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise TerminalError(f"corrupt gzip data: {exc}") from None
-    return CsvInput(path, "gzip", _parse_header(first_line, delimiter))
+    return CsvInput(path, "gzip", _parse_header(first_line, delimiter), -1)
+
+
+def _final_line_bytes(raw: BinaryIO, probe: bytes) -> int:
+    """Bytes of the last non-empty line (trailing line breaks ignored), read backwards from the
+    end; counting stops past MAX_LINE_BYTES. `probe` is the file's start (all of a small file)."""
+    if len(probe) < _PROBE_BYTES:
+        chunks: list[bytes] = [probe]
+        pos = 0
+    else:
+        chunks, pos = [], raw.seek(0, os.SEEK_END)
+    length, started = 0, False
+    while length <= MAX_LINE_BYTES:
+        if not chunks:
+            if pos == 0:
+                break
+            step = min(_PROBE_BYTES, pos)
+            pos = raw.seek(pos - step)
+            chunks.append(raw.read(step))
+        chunk = chunks.pop()
+        if not started:
+            chunk = chunk.rstrip(b"\r\n")
+            started = bool(chunk)
+        found = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+        if found >= 0:
+            return length + len(chunk) - found - 1
+        length += len(chunk)
+    return length
 
 
 def _first_line(stream: _Stream, probe: bytes) -> bytes:

@@ -28,7 +28,8 @@ import os
 import stat
 from pathlib import Path
 
-from ingestflow.domain.errors import TerminalError, TransientError
+from ingestflow.domain.errors import InvalidKeyError, TerminalError, TransientError
+from ingestflow.domain.keys import validate_key
 
 _HINT = "(set [landing] follow_symlinks = true to follow links inside the landing folder)"
 _PROC_FD = Path("/proc/self/fd")
@@ -63,8 +64,13 @@ class LandingFiles:
     def open(self, key: str) -> int:
         """A descriptor open for reading on the regular file `key` (the caller closes it).
 
-        Raises TerminalError when the policy refuses the file; OSError when it cannot be opened
+        Raises TerminalError when the policy refuses the file (or the key breaks the key rules:
+        a '..' segment must never walk out of the root); OSError when it cannot be opened
         (FileNotFoundError when it is gone)."""
+        try:
+            validate_key(key)
+        except InvalidKeyError as exc:
+            raise TerminalError(f"refused: {exc}") from None
         fd = self._open_following(key) if self.follow_symlinks else self._open_no_links(key)
         try:
             if self.follow_symlinks:

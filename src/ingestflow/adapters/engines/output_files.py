@@ -17,9 +17,11 @@ from pathlib import Path
 from ingestflow.domain.errors import (
     FileProcessingError,
     IngestflowError,
+    InvalidKeyError,
     TerminalError,
     TransientError,
 )
+from ingestflow.domain.keys import validate_key
 from ingestflow.domain.outputs import PATH_MAX, OutputPathError, output_relpath
 
 # Errors an operator fixes in the output folder (permissions, a file in the way, a full disk):
@@ -38,23 +40,36 @@ def room_for(output_root: Path) -> int:
 
 
 def output_path(output_root: Path, workflow: str, key: str) -> Path:
-    """Where the output of `key` goes. TerminalError when no legal path exists for it."""
+    """Where the output of `key` goes. TerminalError when no legal path exists for it (or the
+    key breaks the key rules: a '..' segment would write outside the workflow's folder)."""
+    try:
+        validate_key(key)
+    except InvalidKeyError as exc:
+        raise TerminalError(f"refused: {exc}") from None
     try:
         return output_root / output_relpath(workflow, key, room_for(output_root))
     except OutputPathError as exc:
         raise TerminalError(f"refused: no output path for {key}: {exc}") from None
 
 
-def _problem(exc: OSError) -> str:
-    if isinstance(exc, FileExistsError | NotADirectoryError):
-        return "a file is in the way where a folder must be"
-    return exc.strerror or str(exc)
+def _in_the_way(path: Path) -> Path | None:
+    """The nearest of `path` and its parents that exists but is not a folder."""
+    for candidate in (path, *path.parents):
+        if candidate.is_dir():
+            return None
+        if candidate.exists() or candidate.is_symlink():
+            return candidate
+    return None
 
 
 def write_error(target: Path, exc: OSError) -> FileProcessingError:
     """The file error for an OSError met while writing `target`: one line, path and problem."""
-    where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(target) else ""
-    message = f"cannot write output {target}: {_problem(exc)}{where}"
+    problem = exc.strerror or str(exc)
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        blocker = _in_the_way(target.parent)
+        if blocker is not None:
+            problem = f"a file is in the way where a folder must be ({blocker})"
+    message = f"cannot write output {target}: {problem}"
     if exc.errno in _NEVER_FITS:
         return TerminalError(message)
     return TransientError(message)
@@ -82,8 +97,9 @@ def check_writable(folder: Path, what: str = "output folder") -> None:
         probe.touch()
         probe.unlink()
     except OSError as exc:
-        if isinstance(exc, FileExistsError | NotADirectoryError):
-            raise OutputFolderError(f"{what} {folder}: {_problem(exc)} ({exc.filename})") from None
+        blocker = _in_the_way(folder)
+        if isinstance(exc, FileExistsError | NotADirectoryError) and blocker is not None:
+            raise OutputFolderError(f"{what} {folder}: {blocker} is not a folder") from None
         raise OutputFolderError(f"{what} {folder} is not writable: {exc.strerror}") from None
 
 

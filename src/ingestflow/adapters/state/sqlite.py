@@ -13,11 +13,12 @@ import orjson
 from ingestflow.adapters.state.sqlite_batches import SqliteBatches
 from ingestflow.adapters.state.sqlite_rows import (
     ETAG,
+    FRESH_TAIL,
     SELECT_WITH_ID,
     STATUS,
     UPLOAD_TIME,
     ChangeWriter,
-    new_row,
+    Fresh,
 )
 from ingestflow.domain import keys
 from ingestflow.domain.records import ObjectInfo, Transition, UnroutedFile
@@ -82,6 +83,7 @@ class SqliteStatusStore(SqliteBatches):
                 chunk = files[start : start + _CHUNK]
                 wanted = orjson.dumps([obj.key for obj, _ in chunk]).decode()
                 existing = {r[2]: r for r in db.execute(_EXISTING, (bucket, wanted))}
+                fresh: list[Fresh] = []
                 for obj, workflow in chunk:
                     key = obj.key
                     if key in seen:
@@ -89,10 +91,9 @@ class SqliteStatusStore(SqliteBatches):
                     seen.add(key)
                     found = existing.get(key)
                     if found is None:
-                        row = new_row(
-                            bucket, key, workflow, parent(key), obj.size, obj.etag, obj.mtime
+                        fresh.append(
+                            (bucket, key, workflow, parent(key), obj.size, obj.etag, obj.mtime)
                         )
-                        writer.insert(row, "registered")
                         continue
                     old = found[1:]
                     if old[ETAG] == obj.etag:
@@ -102,8 +103,9 @@ class SqliteStatusStore(SqliteBatches):
                         head = (*old[:2], workflow, old[3], obj.size, obj.etag, obj.mtime)
                         writer.update(found[0], old, (*head, *old[UPLOAD_TIME + 1 :]), None)
                     else:
-                        row = new_row(bucket, key, workflow, old[3], obj.size, obj.etag, obj.mtime)
-                        writer.update(found[0], old, row, "re-uploaded", 0.0)
+                        row = (bucket, key, workflow, old[3], obj.size, obj.etag, obj.mtime)
+                        writer.update(found[0], old, row + FRESH_TAIL, "re-uploaded", 0.0)
+                writer.insert(fresh, "registered")
             return writer.flush()
 
     def retry(self, bucket: str, keys: Sequence[str] | None, now: float) -> list[Transition]:

@@ -15,8 +15,10 @@ from ingestflow.adapters.state.sqlite_rows import (
     ATTEMPTS,
     BATCH_ID,
     END_TIME,
+    ERROR,
     ETAG,
     KEY,
+    LEASE_UNTIL,
     OUTPUT,
     SELECT_WITH_ID,
     SIZE,
@@ -56,6 +58,10 @@ _FOLDER_TODO = (
 )
 # Offset of the record inside a row selected with its id.
 _R = 1
+# The positions each kind of change may alter (ChangeWriter.update's `changed`).
+_CLAIMED = (STATUS, ATTEMPTS, BATCH_ID, LEASE_UNTIL, START_TIME, END_TIME, ERROR)
+_REQUEUED = (STATUS, ATTEMPTS, BATCH_ID, LEASE_UNTIL, ERROR)
+_ENDED = (STATUS, LEASE_UNTIL, END_TIME, ERROR, OUTPUT)
 
 
 def _backlog(rows: Sequence[Row]) -> Backlog:
@@ -100,28 +106,38 @@ class SqliteBatches(SqliteReads):
             batch_id = uuid.uuid4().hex
             lease_until = now + workflow.lease
             writer = ChangeWriter(db, now)
-            claimed = []
-            for row in chosen:
-                old = row[_R:]
-                new = (
-                    *old[:STATUS],
-                    "PROCESSING",
-                    old[ATTEMPTS] + 1,
-                    batch_id,
-                    lease_until,
-                    now,
-                    None,
-                    None,
-                    old[OUTPUT],
+            items = [
+                (
+                    row[0],
+                    row[_R:],
+                    (
+                        *row[_R : _R + STATUS],
+                        "PROCESSING",
+                        row[_R + ATTEMPTS] + 1,
+                        batch_id,
+                        lease_until,
+                        now,
+                        None,
+                        None,
+                        row[_R + OUTPUT],
+                    ),
                 )
-                writer.update(row[0], old, new, "claimed")
-                claimed.append(new)
+                for row in chosen
+            ]
+            writer.record_many(items, "claimed", _CLAIMED)
+            db.execute(
+                "UPDATE workflow_status SET status = 'PROCESSING', attempts = attempts + 1,"
+                " batch_id = ?, lease_until = ?, start_time = ?, end_time = NULL, error = NULL"
+                " WHERE id IN (SELECT value FROM json_each(?))",
+                (batch_id, lease_until, now, orjson.dumps([r[0] for r in chosen]).decode()),
+            )
             writer.flush(returning=False)
             db.execute(
                 "INSERT INTO batches VALUES (?, ?, ?, ?, ?, 'RUNNING')",
                 (batch_id, workflow.name, owner, now, lease_until),
             )
-        return Batch(batch_id, workflow.name, tuple(map(to_record, claimed)), lease_until)
+        files = tuple(to_record(new) for _, _, new in items)
+        return Batch(batch_id, workflow.name, files, lease_until)
 
     def renew(self, batch_id: str, lease_until: float) -> bool:
         with self._tx() as db:
@@ -150,11 +166,32 @@ class SqliteBatches(SqliteReads):
             ).fetchall()
             found = {r[_R + KEY]: r for r in rows}
             writer = ChangeWriter(db, now)
+            done = []
             for key, outcome in first.items():
                 row = found.get(key)
                 if row is None:
                     continue  # lease lost: another worker owns the file now
-                self._record_outcome(writer, workflow, row, outcome, now)
+                if outcome.ok and row[_R + ETAG] == outcome.etag:  # the common case, in bulk
+                    old = row[_R:]
+                    new = (
+                        *old[:STATUS],
+                        "DONE",
+                        *old[ATTEMPTS:LEASE_UNTIL],
+                        None,
+                        old[START_TIME],
+                        now,
+                        None,
+                        outcome.output,
+                    )
+                    done.append((row[0], old, new))
+                else:
+                    self._record_outcome(writer, workflow, row, outcome, now)
+            writer.record_many(done, "processed", _ENDED)
+            db.executemany(
+                "UPDATE workflow_status SET status = 'DONE', lease_until = NULL, end_time = ?,"
+                " error = NULL, output = ? WHERE id = ?",
+                [(now, new[OUTPUT], row_id) for row_id, _, new in done],
+            )
             out = writer.flush()
             self._close_batch_if_empty(db, batch_id, "FINISHED")
         return out
@@ -167,19 +204,16 @@ class SqliteBatches(SqliteReads):
         head, attempts, start = old[:STATUS], old[ATTEMPTS], old[START_TIME]
         if old[ETAG] != outcome.etag:
             new = (*head, "TODO", 0, None, None, start, old[END_TIME], None, old[OUTPUT])
-            writer.update(row[0], old, new, "changed during processing", 0.0)
-        elif outcome.ok:
-            new = (*head, "DONE", attempts, old[BATCH_ID], None, start, now, None, outcome.output)
-            writer.update(row[0], old, new, "processed")
+            writer.update(row[0], old, new, "changed during processing", 0.0, _REQUEUED)
         elif outcome.retryable and attempts < workflow.max_attempts:
             delay = workflow.retry_backoff * 2 ** max(0, attempts - 1)
             end = old[END_TIME]
             new = (*head, "TODO", attempts, None, None, start, end, outcome.error, old[OUTPUT])
-            writer.update(row[0], old, new, "retryable failure", now + delay)
+            writer.update(row[0], old, new, "retryable failure", now + delay, _REQUEUED)
         else:
             batch = old[BATCH_ID]
             new = (*head, "FAILED", attempts, batch, None, start, now, outcome.error, old[OUTPUT])
-            writer.update(row[0], old, new, "failed")
+            writer.update(row[0], old, new, "failed", changed=_ENDED)
 
     def _close_batch_if_empty(self, db: sqlite3.Connection, batch_id: str, state: str) -> None:
         left = db.execute(
@@ -203,7 +237,7 @@ class SqliteBatches(SqliteReads):
                 old = row[_R:]
                 attempts = max(0, old[ATTEMPTS] - 1)
                 new = (*old[:STATUS], "TODO", attempts, None, None, *old[START_TIME:])
-                writer.update(row[0], old, new, reason, 0.0)
+                writer.update(row[0], old, new, reason, 0.0, _REQUEUED)
             out = writer.flush()
             self._close_batch_if_empty(db, batch_id, "RELEASED")
         return out
@@ -234,11 +268,11 @@ class SqliteBatches(SqliteReads):
                 if attempts >= limits.get(old[WORKFLOW], 3):
                     error = f"lease expired on attempt {attempts}; no attempts left"
                     new = (*head, "FAILED", attempts, old[BATCH_ID], None, tail, now, error)
-                    writer.update(row[0], old, (*new, old[OUTPUT]), "lease expired")
+                    writer.update(row[0], old, (*new, old[OUTPUT]), "lease expired", changed=_ENDED)
                 else:
                     error = f"lease expired on attempt {attempts}"
                     new = (*head, "TODO", attempts, None, None, tail, old[END_TIME], error)
-                    writer.update(row[0], old, (*new, old[OUTPUT]), "lease expired", 0.0)
+                    writer.update(row[0], old, (*new, old[OUTPUT]), "lease expired", 0.0, _REQUEUED)
             out = writer.flush()
             for expired in batch_ids:
                 self._close_batch_if_empty(db, str(expired), "EXPIRED")

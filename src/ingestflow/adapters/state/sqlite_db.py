@@ -76,12 +76,7 @@ class SqliteDb:
             self._db.execute("PRAGMA cache_size=-65536")  # a 1M-row ledger's indexes
             self._db.execute("PRAGMA mmap_size=268435456")
             self._check_version(self._db)
-            self._indexes = {
-                str(name)
-                for (name,) in self._db.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'index'"
-                )
-            }
+            self._load_indexes()
         except sqlite3.Error as exc:
             self._db.close()
             raise LedgerError(open_problem(self.path, exc, read_only)) from None
@@ -127,15 +122,16 @@ class SqliteDb:
             counted = db.execute("SELECT 1 FROM status_counts LIMIT 1").fetchone()
             if counted is None:
                 db.execute(REBUILD_COUNTS)
-            stored = _stored_version(db)
-            if stored < SCHEMA_VERSION:
-                db.execute(
-                    "INSERT OR REPLACE INTO ledger_info VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
+            # Written on every open: a ledger SQLite could only open read-only fails here, at
+            # once, rather than at the first change.
+            db.execute(
+                "INSERT OR REPLACE INTO ledger_info VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
 
     def _check_version(self, db: sqlite3.Connection) -> None:
@@ -167,15 +163,37 @@ class SqliteDb:
                 raise LedgerError(f"ledger {self.path} is unavailable: {exc}") from exc
             try:
                 yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                self._rollback()
+                if isinstance(exc, sqlite3.Error):
+                    raise LedgerError(f"cannot change ledger {self.path}: {exc}") from exc
                 raise
-            else:
-                try:
-                    self._db.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    self._db.execute("ROLLBACK")
-                    raise LedgerError(f"ledger commit failed: {exc}") from exc
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+        self._load_indexes()  # a folder index created in the transaction is gone with it
+
+    def _load_indexes(self) -> None:
+        query = "SELECT name FROM sqlite_master WHERE type = 'index'"
+        self._indexes = {str(name) for (name,) in self._db.execute(query)}
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """Several reads that see one state of the ledger (a read transaction)."""
+        with self._lock:
+            if self._db.in_transaction:
+                yield
+                return
+            try:
+                self._db.execute("BEGIN")
+            except sqlite3.Error as exc:
+                raise LedgerError(f"ledger query failed: {exc}") from exc
+            try:
+                yield
+            finally:
+                self._db.execute("COMMIT")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

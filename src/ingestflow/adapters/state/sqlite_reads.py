@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
+from itertools import islice
 from typing import Any
 
 from ingestflow.adapters.state.sqlite_db import SqliteDb
@@ -14,14 +15,17 @@ from ingestflow.domain.records import FileRecord, Transition, UnroutedFile
 from ingestflow.domain.status import Status
 from ingestflow.domain.workflow import Workflow
 
-# The index `files()` walks for a status filter (None: no status filter).
+# The index giving one status's rows in upload order (TODO: per workflow).
 _FILES_INDEX = {
-    None: "workflow_status_order",
-    Status.DONE: "workflow_status_order",
-    Status.FAILED: "workflow_status_failed",
+    Status.TODO: "workflow_status_todo",
     Status.PROCESSING: "workflow_status_processing",  # few rows: bounded by running batches
-    Status.TODO: "workflow_status_todo",  # per workflow, see files()
+    Status.DONE: "workflow_status_done",
+    Status.FAILED: "workflow_status_failed",
 }
+
+
+def _order(record: FileRecord) -> tuple[float, str]:
+    return (record.upload_time, record.key)
 
 
 class SqliteReads(SqliteDb):
@@ -70,32 +74,34 @@ class SqliteReads(SqliteDb):
         limit: int | None = None,
         after: tuple[float, str] | None = None,
     ) -> list[FileRecord]:
-        if status is Status.TODO and not workflow:
-            # The TODO index is per workflow: one ordered range each, merged.
-            names = [
-                str(name)
-                for (name,) in self._read(
-                    "SELECT workflow FROM status_counts WHERE status = 'TODO' AND files > 0"
-                )
-            ]
-            ranges = [self._files(status, prefix, name, limit, after) for name in names]
-            merged = heapq.merge(*ranges, key=lambda r: (r.upload_time, r.key))
-            return list(merged)[:limit] if limit is not None else list(merged)
-        return self._files(status, prefix, workflow, limit, after)
+        """One ordered index range per status (and per workflow for TODO, whose index is per
+        workflow), each at most `limit` rows, merged; all read in one snapshot."""
+        with self._snapshot():
+            ranges = []
+            for wanted in [status] if status is not None else list(Status):
+                if wanted is Status.TODO and not workflow:
+                    names = self._read(
+                        "SELECT workflow FROM status_counts WHERE status = 'TODO' AND files > 0"
+                    )
+                    for (name,) in names:
+                        ranges.append(self._files(wanted, prefix, str(name), limit, after))
+                else:
+                    ranges.append(self._files(wanted, prefix, workflow, limit, after))
+        if len(ranges) == 1:
+            return ranges[0]
+        return list(islice(heapq.merge(*ranges, key=_order), limit))
 
     def _files(
         self,
-        status: Status | None,
+        status: Status,
         prefix: str | None,
         workflow: str | None,
         limit: int | None,
         after: tuple[float, str] | None,
     ) -> list[FileRecord]:
-        where: list[str] = []
+        # A literal, not a parameter: SQLite uses a partial index only for a literal.
+        where: list[str] = [f"status = '{status.value}'"]
         params: list[Any] = []
-        if status is not None:
-            # A literal, not a parameter: SQLite picks a partial index only for a literal.
-            where.append(f"status = '{status.value}'")
         if prefix:
             # A range on `key`, not a LIKE: '_' and '%' are literal in keys.
             where.append("key >= ? AND key < ?")
@@ -107,8 +113,8 @@ class SqliteReads(SqliteDb):
             # The plain range lets every index on upload_time seek to the cursor.
             where.append("upload_time >= ? AND (upload_time, key) > (?, ?)")
             params += [float(after[0]), float(after[0]), after[1]]
-        sql = SELECT + self._hint(_FILES_INDEX[status])
-        sql += (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY upload_time, key"
+        sql = f"{SELECT}{self._hint(_FILES_INDEX[status])} WHERE {' AND '.join(where)}"
+        sql += " ORDER BY upload_time, key"
         if limit is not None:
             sql += f" LIMIT {max(0, int(limit))}"
         return [to_record(r) for r in self._read(sql, params)]

@@ -6,15 +6,18 @@ than FileRecord objects: building dataclasses and dicts per row was most of the 
 register, claim and finish at a million rows.
 
 Transition images are stored compactly (schema version 2): `new_image` is a JSON array of the
-record's values in RECORD_FIELDS order, and `old_image` holds only the fields whose value differs
-from the new image (a JSON object). Version-1 rows store both images as complete JSON objects;
-`to_transition` reads both formats and returns the same complete `old` / `new` dicts.
+record's values in RECORD_FIELDS order without the four the transition row already holds
+(bucket, key, workflow and status = to_status), and `old_image` is a JSON object of only the
+fields the change may have altered (their old values; the rest equals the new image).
+Version-1 rows store both images as complete JSON objects; `to_transition` reads both formats
+and returns the same complete `old` / `new` dicts.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from itertools import count
 from typing import Any
 
 import orjson
@@ -34,9 +37,14 @@ BUCKET, KEY, WORKFLOW, PREFIX, SIZE, ETAG, UPLOAD_TIME, STATUS = range(8)
 ATTEMPTS, BATCH_ID, LEASE_UNTIL, START_TIME, END_TIME, ERROR, OUTPUT = range(8, 15)
 _WIDTH = len(RECORD_FIELDS)
 _STATUS = {s.value: s for s in Status}
+# Fresh rows bind only the values they have: the other columns take their defaults.
 _INSERT = (
-    f"INSERT INTO workflow_status ({RECORD_COLUMNS}, available_at) "
-    f"VALUES ({', '.join('?' for _ in range(_WIDTH + 1))})"
+    "INSERT INTO workflow_status (bucket, key, workflow, prefix, size, etag, upload_time, status)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, 'TODO')"
+)
+_INSERT_REGISTERED = (
+    "INSERT INTO transitions (bucket, key, workflow, to_status, at, reason, new_image)"
+    " VALUES (?, ?, ?, 'TODO', ?, ?, ?)"
 )
 _INSERT_TRANSITION = (
     "INSERT INTO transitions (bucket, key, workflow, from_status, to_status, at, reason,"
@@ -50,75 +58,59 @@ def to_record(row: Row) -> FileRecord:
     return FileRecord(*values)
 
 
-def new_row(
-    bucket: str, key: str, workflow: str, prefix: str, size: int, etag: str, t: float
-) -> Row:
-    """A fresh TODO record."""
-    return (
-        bucket,
-        key,
-        workflow,
-        prefix,
-        size,
-        etag,
-        t,
-        "TODO",
-        0,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-    )
+Fresh = tuple[str, str, str, str, int, str, float]
+"""A new file: (bucket, key, workflow, prefix, size, etag, upload_time); it starts as TODO."""
+
+# The rest of a fresh record: status TODO, attempts 0, nothing else set (the column defaults).
+FRESH_TAIL: Row = ("TODO", 0, None, None, None, None, None, None)
+_FRESH_IMAGE_TAIL = FRESH_TAIL[1:]
 
 
 def image(row: Row) -> dict[str, Any]:
     """A row as the plain dict transitions carry (status as its string)."""
-    return dict(zip(RECORD_FIELDS, row, strict=True))
+    return dict(zip(RECORD_FIELDS, row, strict=False))
+
+
+def _compact(row: Row) -> str:
+    # The transition row's own columns (bucket, key, workflow, to_status) are left out.
+    return orjson.dumps(row[PREFIX:STATUS] + row[ATTEMPTS:]).decode()
 
 
 def to_transition(r: Sequence[Any]) -> Transition:
     """A `transitions` row (id, bucket, key, workflow, from, to, at, reason, old, new)."""
     stored = orjson.loads(r[9])
     old: dict[str, Any] | None
-    if isinstance(stored, list):  # compact: values in field order, old image as a diff
-        stored += [None] * (_WIDTH - len(stored))
-        new = dict(zip(RECORD_FIELDS, stored, strict=False))
+    if isinstance(stored, list):  # compact: see the module docstring
+        stored += [None] * (_WIDTH - 4 - len(stored))
+        new = dict(
+            zip(RECORD_FIELDS, [r[1], r[2], r[3], *stored[:4], r[5], *stored[4:]], strict=False)
+        )
         old = {**new, **orjson.loads(r[8])} if r[8] is not None else None
     else:
         new = stored
         old = orjson.loads(r[8]) if r[8] else None
-    return Transition(
-        id=r[0],
-        bucket=r[1],
-        key=r[2],
-        workflow=r[3],
-        old_status=_STATUS[r[4]] if r[4] else None,
-        new_status=_STATUS[r[5]],
-        at=r[6],
-        reason=r[7],
-        old=old,
-        new=new,
+    old_status = _STATUS[r[4]] if r[4] else None
+    return Transition(r[0], r[1], r[2], r[3], old_status, _STATUS[r[5]], r[6], r[7], old, new)
+
+
+def changed_columns(old: Row, new: Row) -> tuple[int, ...]:
+    """Positions whose value differs (5 == 5.0, but the images keep the type each side had)."""
+    return tuple(
+        [i for i in range(2, _WIDTH) if old[i] != new[i] or type(old[i]) is not type(new[i])]
     )
-
-
-def _differs(a: Any, b: Any) -> bool:
-    # 5 == 5.0, but the images must keep the type each side had.
-    return a != b or type(a) is not type(b)
 
 
 class ChangeWriter:
     """The status changes of one write transaction, written in bulk by `flush`: one
-    executemany per statement shape, only the columns that changed (an index whose columns do
+    executemany per statement shape, only the columns that change (an index whose columns do
     not change is not touched), per-(workflow, status) counters, and one transition per status
     change with consecutive ids. The caller holds the transaction."""
 
     def __init__(self, db: sqlite3.Connection, now: float) -> None:
         self._db, self._now = db, now
-        self._inserts: list[Row] = []
-        self._updates: dict[tuple[tuple[int, ...], bool], list[list[Any]]] = {}
-        self._changes: list[tuple[Row | None, Row, str, tuple[int, ...]]] = []
+        self._fresh: list[tuple[Sequence[Fresh], str]] = []
+        self._updates: dict[tuple[tuple[int, ...], bool], list[Sequence[Any]]] = {}
+        self._changes: list[tuple[Row, Row, str, tuple[int, ...]]] = []
         self._counts: dict[tuple[str, str], list[int]] = {}
         self._checked: set[tuple[str | None, str]] = set()
 
@@ -134,12 +126,10 @@ class ChangeWriter:
             check_transition(_STATUS[old] if old else None, _STATUS[new])
             self._checked.add((old, new))
 
-    def insert(self, new: Row, reason: str) -> None:
-        """A new record (its status change from nothing)."""
-        self._check(None, new[STATUS])
-        self._inserts.append((*new, 0.0))
-        self._count(new, 1)
-        self._changes.append((None, new, reason, ()))
+    def insert(self, fresh: Sequence[Fresh], reason: str) -> None:
+        """New records (TODO, attempts 0): each a status change from nothing."""
+        self._check(None, "TODO")
+        self._fresh.append((fresh, reason))
 
     def update(
         self,
@@ -148,10 +138,13 @@ class ChangeWriter:
         new: Row,
         reason: str | None,
         available_at: float | None = None,
+        changed: tuple[int, ...] | None = None,
     ) -> None:
         """Write `new` over `old` (row `row_id`); `reason` None: an in-place update that is not
-        a status change (no transition). `available_at` also sets that ledger-only column."""
-        changed = tuple(i for i in range(2, _WIDTH) if _differs(old[i], new[i]))
+        a status change (no transition). `available_at` also sets that ledger-only column.
+        `changed`: the positions the caller may change (a superset is fine), else compared."""
+        if changed is None:
+            changed = changed_columns(old, new)
         if reason is not None:
             self._check(old[STATUS], new[STATUS])
             self._changes.append((old, new, reason, changed))
@@ -162,15 +155,31 @@ class ChangeWriter:
             values.append(available_at)
         values.append(row_id)
         self._updates.setdefault((changed, available_at is not None), []).append(values)
-        if {WORKFLOW, SIZE, STATUS} & set(changed):
+        if old[STATUS] != new[STATUS] or old[WORKFLOW] != new[WORKFLOW] or old[SIZE] != new[SIZE]:
             self._count(old, -1)
             self._count(new, 1)
 
+    def record_many(
+        self, items: Sequence[tuple[int, Row, Row]], reason: str, changed: tuple[int, ...]
+    ) -> None:
+        """The transitions and counters of status changes whose rows the caller writes itself
+        (one statement for a whole claim: the hot path)."""
+        changes, checked, count = self._changes, self._checked, self._count
+        for _, old, new in items:
+            if (old[STATUS], new[STATUS]) not in checked:
+                self._check(old[STATUS], new[STATUS])
+            changes.append((old, new, reason, changed))
+            count(old, -1)
+            count(new, 1)
+
     def flush(self, returning: bool = True) -> list[Transition]:
-        """Write everything; the transitions written (none built when not `returning`)."""
-        db = self._db
-        if self._inserts:
-            db.executemany(_INSERT, self._inserts)
+        """Write everything; the transitions written, in id order (new records first; none
+        are built when not `returning`)."""
+        db, now = self._db, self._now
+        for fresh, _ in self._fresh:
+            for row in fresh:
+                self._count((*row, *FRESH_TAIL), 1)
+            db.executemany(_INSERT, fresh)
         for (changed, with_available), values in self._updates.items():
             sets = [f"{RECORD_FIELDS[i]} = ?" for i in changed]
             if with_available:
@@ -182,11 +191,16 @@ class ChangeWriter:
             " bytes = bytes + excluded.bytes",
             [(w, s, n, b) for (w, s), (n, b) in self._counts.items() if n or b],
         )
-        if not self._changes:
+        if not self._changes and not any(fresh for fresh, _ in self._fresh):
             return []
         seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'transitions'").fetchone()
         first_id = (seq[0] if seq else 0) + 1
-        now, dumps = self._now, orjson.dumps
+        dumps, names, tail = orjson.dumps, RECORD_FIELDS, _FRESH_IMAGE_TAIL
+        for fresh, reason in self._fresh:
+            db.executemany(
+                _INSERT_REGISTERED,
+                [(r[0], r[1], r[2], now, reason, dumps(r[3:] + tail).decode()) for r in fresh],
+            )
         db.executemany(
             _INSERT_TRANSITION,
             [
@@ -194,30 +208,46 @@ class ChangeWriter:
                     new[BUCKET],
                     new[KEY],
                     new[WORKFLOW],
-                    old[STATUS] if old else None,
+                    old[STATUS],
                     new[STATUS],
                     now,
                     reason,
-                    dumps({RECORD_FIELDS[i]: old[i] for i in changed}).decode() if old else None,
-                    dumps(new).decode(),
+                    dumps({names[i]: old[i] for i in changed}).decode(),
+                    _compact(new),
                 )
                 for old, new, reason, changed in self._changes
             ],
         )
         if not returning:
             return []
-        return [
+        status, todo, ids = _STATUS, Status.TODO, count(first_id)
+        out = [
             Transition(
-                id=first_id + i,
-                bucket=new[BUCKET],
-                key=new[KEY],
-                workflow=new[WORKFLOW],
-                old_status=_STATUS[old[STATUS]] if old else None,
-                new_status=_STATUS[new[STATUS]],
-                at=now,
-                reason=reason,
-                old=image(old) if old else None,
-                new=image(new),
+                next(ids),
+                *r[:3],
+                None,
+                todo,
+                now,
+                reason,
+                None,
+                dict(zip(names, r + FRESH_TAIL, strict=False)),
             )
-            for i, (old, new, reason, _) in enumerate(self._changes)
+            for fresh, reason in self._fresh
+            for r in fresh
         ]
+        out += [
+            Transition(
+                next(ids),
+                new[BUCKET],
+                new[KEY],
+                new[WORKFLOW],
+                status[old[STATUS]],
+                status[new[STATUS]],
+                now,
+                reason,
+                dict(zip(names, old, strict=False)),
+                dict(zip(names, new, strict=False)),
+            )
+            for old, new, reason, _ in self._changes
+        ]
+        return out

@@ -7,14 +7,17 @@ update of one of its columns), so each one below is there for a query that needs
 - `workflow_status_processing`: reap (expired leases);
 - `workflow_status_running`: renew, finish, release (a running batch's files, by key; only
   PROCESSING rows, so it stays small and "does the batch still hold files" is one probe);
-- `workflow_status_order`: `files()` pages in (upload_time, key) order with a keyset cursor;
-- `workflow_status_failed`: `files(status=FAILED)` and `retry --failed`;
+- `workflow_status_done` / `workflow_status_failed`: `files()` pages in (upload_time, key)
+  order with a keyset cursor (one ordered range per status, merged; TODO and PROCESSING rows
+  come from the indexes above; ties on upload_time are sorted by key as they are read) and
+  `retry --failed`. Partial, so registering a file (TODO) does not touch them: a file enters
+  one of them once, when it ends;
 - `workflow_status_todo_folder` (created only once a workflow has a `ready_marker`, see
   FOLDER_INDEX): the TODO files of one folder, for completeness markers;
 - `transitions_by_key`: history of one file.
 
 Schema versions (`ledger_info.schema_version`): 1 (no row) the first release; 2 adds the
-`markers` table and `workflow_status_order` / `workflow_status_failed` /
+`markers` table and `workflow_status_done` / `workflow_status_failed` /
 `workflow_status_running`, drops `workflow_status_by_status` / `workflow_status_batch_key`
 (every status change updated them) and stores compact transition images (see sqlite_rows). A
 ledger of version 1 is upgraded in place when opened for writing; readers understand both image
@@ -53,9 +56,10 @@ CREATE INDEX IF NOT EXISTS workflow_status_processing
 CREATE INDEX IF NOT EXISTS workflow_status_running
     ON workflow_status (batch_id, key) WHERE status = 'PROCESSING';
 DROP INDEX IF EXISTS workflow_status_batch_key;
-CREATE INDEX IF NOT EXISTS workflow_status_order ON workflow_status (upload_time, key);
+CREATE INDEX IF NOT EXISTS workflow_status_done
+    ON workflow_status (upload_time) WHERE status = 'DONE';
 CREATE INDEX IF NOT EXISTS workflow_status_failed
-    ON workflow_status (upload_time, key) WHERE status = 'FAILED';
+    ON workflow_status (upload_time) WHERE status = 'FAILED';
 DROP INDEX IF EXISTS workflow_status_by_status;
 
 -- Files and bytes per (workflow, status), maintained in the same transaction as every change.
@@ -115,12 +119,13 @@ CREATE TABLE IF NOT EXISTS unrouted (
     reason  TEXT NOT NULL
 );
 
--- Completeness markers present in the landing store: (bucket, workflow, folder prefix).
+-- Completeness markers present in the landing store: (workflow, bucket, folder prefix). Keyed
+-- by workflow first: a claim looks up its workflow's markers (a landing store has one bucket).
 CREATE TABLE IF NOT EXISTS markers (
-    bucket   TEXT NOT NULL,
     workflow TEXT NOT NULL,
+    bucket   TEXT NOT NULL,
     prefix   TEXT NOT NULL,
-    PRIMARY KEY (bucket, workflow, prefix)
+    PRIMARY KEY (workflow, bucket, prefix)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS ledger_info (name TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+from rich.text import Text
 
 from ingestflow import bootstrap
 from ingestflow.adapters.engines.duckdb_query import run_query
@@ -25,17 +30,40 @@ def _human(n: float) -> str:
     return str(n)
 
 
+TRY_SQL = "SELECT count(*) AS candles, round(avg(price_change), 6) AS avg_change FROM ohlcv"
+
+
+def cli_command() -> list[str]:
+    """How to run this very CLI from any folder: the console script that is running (by its
+    absolute path: `.venv/bin` is usually not on PATH), else `<python> -m ingestflow`."""
+    script = Path(sys.argv[0])
+    if script.name == "ingestflow" and script.is_file():
+        return [os.path.abspath(script)]
+    return [sys.executable, "-m", "ingestflow"]
+
+
+def try_commands(config: Path) -> list[str]:
+    """Shell command lines to explore the demo, each working as printed from any folder."""
+    cli, where = cli_command(), ["--config", str(config)]
+    return [
+        shlex.join([*cli, "status", *where]),
+        shlex.join([*cli, "files", "--status", "FAILED", *where]),
+        shlex.join([*cli, "query", TRY_SQL, *where]),
+    ]
+
+
 def run_demo(directory: Path | None, files: int, rows: int, seed: int) -> None:
     out = render.console()
     root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="ingestflow-demo-"))
     root.mkdir(parents=True, exist_ok=True)
+    root = Path(os.path.abspath(root))
     config = root / "ingestflow.toml"
     text = TEMPLATE.replace('max_wait = "30s"', 'max_wait = "0s"').replace(
         'settle = "1s"', 'settle = "0s"'
     )
     config.write_text(text, encoding="utf-8")
     landing = root / "landing"
-    out.print(f"[bold]ingestflow demo[/bold] in {root}")
+    out.print(Text.assemble(("ingestflow demo", "bold"), " in ", render.text(root)))
     t0 = time.perf_counter()
     paths = write_ohlcv_files(landing, files, rows, seed=seed, gzip_every=10)
     bad = landing / BAD_FILE
@@ -47,7 +75,7 @@ def run_demo(directory: Path | None, files: int, rows: int, seed: int) -> None:
     (landing / "README.txt").write_text("not a CSV: listed as unrouted, never processed\n")
     generated = time.perf_counter() - t0
     in_bytes = sum(p.stat().st_size for p in [*paths, bad])
-    out.print(
+    render.line(
         f"generated {len(paths)} OHLCV files + 1 malformed file ({_human(in_bytes)}) "
         f"in {generated:.2f}s"
     )
@@ -85,12 +113,10 @@ def run_demo(directory: Path | None, files: int, rows: int, seed: int) -> None:
         )
     )
     for record in failed:
-        out.print(f"FAILED (on purpose) {record.key}: {record.error}", markup=False)
-    out.print(
-        f"\ntry:  cd {root} && ingestflow status && ingestflow query "
-        '"SELECT count(*) AS candles, round(avg(price_change), 6) AS avg_change FROM ohlcv"',
-        markup=False,
-    )
+        render.line(f"FAILED (on purpose) {record.key}: {record.error}")
+    render.line("\ntry (from any folder):")
+    for command in try_commands(config):
+        render.line(f"  {command}")
     pipeline.close()
     expected_done = len(paths)
     if counts[Status.DONE] != expected_done or counts[Status.FAILED] != 1:

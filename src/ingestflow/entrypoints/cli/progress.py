@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ingestflow.domain.records import FileOutcome
+from ingestflow.entrypoints.cli import render
 
 
 @contextmanager
@@ -16,7 +17,8 @@ def progress_callback(enabled: bool) -> Iterator[Callable[[FileOutcome], None] |
         yield None
         return
     columns = (
-        TextColumn("{task.description}"),
+        # The description holds a key: plain text, never markup.
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -25,6 +27,6 @@ def progress_callback(enabled: bool) -> Iterator[Callable[[FileOutcome], None] |
         task = progress.add_task("files processed", total=None)
 
         def advance(outcome: FileOutcome) -> None:
-            progress.update(task, advance=1, description=f"last: {outcome.key}")
+            progress.update(task, advance=1, description=f"last: {render.safe(outcome.key)}")
 
         yield advance

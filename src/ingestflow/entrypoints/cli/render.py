@@ -1,17 +1,49 @@
-"""Turning records and transitions into JSON-ready dicts and Rich tables."""
+"""Everything the CLI prints goes through here: records as JSON-ready dicts, Rich tables, lines.
+
+Text that came from files, keys, configs or errors is data, never markup: it reaches Rich only
+as `rich.text.Text` (so `[bold]` or `[/red]` print literally, and cannot crash a table), and
+terminal control characters in it (ESC, CR, BEL, C1 codes, bidirectional overrides) are written
+as visible escapes (`\\x1b`, `\\u202e`) so data cannot move the cursor, recolour or reorder the
+terminal. JSON output stays lossless: those characters become JSON `\\u` escapes.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
 import json
-from collections.abc import Sequence
-from typing import Any
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ingestflow.domain.records import FileRecord, Transition
+
+# C0 controls except tab and newline, DEL, C1 controls, and the Unicode bidirectional
+# marks/overrides/isolates (they reorder what the terminal shows).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# json.dumps(ensure_ascii=False) already escapes C0 controls; these are what it leaves raw.
+_JSON_RAW = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe(value: object) -> str:
+    """`value` as text with terminal control characters written as visible escapes (tabs and
+    newlines kept). Backslashes are left as they are."""
+    return _CONTROL.sub(_visible, str(value))
+
+
+def text(value: object, style: str = "") -> Text:
+    """A Rich Text that shows `value` literally (never parsed as markup); None is empty."""
+    return Text("" if value is None else safe(value), style=style)
 
 
 def iso(ts: float | None) -> str | None:
@@ -63,18 +95,65 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
 def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, default=_default, ensure_ascii=False)
+    """Indented JSON. Characters that could drive a terminal are `\\u` escapes (same value)."""
+    out = json.dumps(data, indent=2, default=_default, ensure_ascii=False)
+    return _JSON_RAW.sub(_json_escape, out)
 
 
-def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    out = Table(title=title, show_lines=False)
+def write_json_array(items: Iterable[Any], out: TextIO | None = None) -> None:
+    """Write `items` as one JSON array, byte for byte what `dumps(list(items))` plus a newline
+    gives, but one item at a time: memory stays flat however many items there are."""
+    stream = out if out is not None else sys.stdout
+    first = True
+    for item in items:
+        stream.write(("[\n  " if first else ",\n  ") + dumps(item).replace("\n", "\n  "))
+        first = False
+    stream.write("[]\n" if first else "\n]\n")
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    """A table whose title, headers and cells all print literally."""
+    out = Table(title=text(title) if title else None, show_lines=False)
     for column in columns:
-        out.add_column(column, overflow="fold")
+        out.add_column(text(column), overflow="fold")
     for row in rows:
-        out.add_row(*("" if v is None else str(v) for v in row))
+        out.add_row(*(text(v) for v in row))
     return out
 
 
 def console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, soft_wrap=False)
+    """A console that never interprets strings (no markup, emoji codes or highlighting)."""
+    return Console(stderr=stderr, soft_wrap=False, markup=False, emoji=False, highlight=False)
+
+
+def line(value: object) -> None:
+    """One line of plain output on stdout, control characters made visible."""
+    sys.stdout.write(safe(value) + "\n")
+
+
+def error(message: object, label: str = "error") -> None:
+    """`error: MESSAGE` on stderr; the label red on a terminal, the message literal, no wrap."""
+    err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
+    err.print(Text.assemble((f"{label}:", "red"), " ", text(message)))
+
+
+def os_error(exc: OSError) -> str:
+    """One line naming the path(s) and the problem: `/data/out: Permission denied`."""
+    problem = exc.strerror or str(exc)
+    if exc.filename is None:
+        return problem
+    paths = str(exc.filename)
+    if exc.filename2 is not None:
+        paths += f" -> {exc.filename2}"
+    return f"{paths}: {problem}"
+
+
+def more_rows(shown: int, total: int | None, noun: str, alternatives: str) -> str:
+    """The footer of a table cut at `shown` rows: `showing 100 of 20000 files (use ...)`."""
+    of = f"{shown} of {total}" if total is not None else f"the first {shown}"
+    return f"showing {of} {noun} (use {alternatives} for all)"
