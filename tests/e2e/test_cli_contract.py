@@ -328,3 +328,28 @@ def test_env_overlay_and_environment_overrides(tmp_path: Path) -> None:
     empty = project.json("status", env=env)
     assert empty["counts"] == {"TODO": 0, "PROCESSING": 0, "DONE": 0, "FAILED": 0}
     assert other.is_file()
+
+
+def test_querying_a_workflow_without_outputs_says_so(
+    populated: tuple[Project, dict[str, bytes]],
+) -> None:
+    project, _ = populated
+    result = project.cli("query", "SELECT count(*) FROM later", expect=1)
+    assert result.stderr == "error: workflow 'later' has no outputs yet\n"
+    # The other workflows' tables are still there.
+    assert project.json("query", "SELECT count(*) AS n FROM markets") == [{"n": 10}]
+
+
+def test_path_problems_are_one_line_naming_the_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    for args, problem in [
+        (["init", str(blocker / "project")], "Not a directory"),
+        (["demo", "--dir", str(blocker), "--files", "1"], "File exists"),
+    ]:
+        result = subprocess.run(
+            [*CLI, *args], capture_output=True, text=True, env=clean_env(), check=False
+        )
+        assert result.returncode == 1, result
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("error: ") and str(blocker) in line and problem in line, line

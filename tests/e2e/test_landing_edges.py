@@ -131,3 +131,23 @@ def test_sigterm_stops_run_within_two_seconds_even_with_an_hour_long_interval(
         err.close()
     assert code == 0, project.run_log()
     assert stopped_after < 2.0, f"took {stopped_after:.2f}s to stop"
+
+
+@pytest.mark.parametrize("interval, listed", [("1h", False), ("500ms", True)])
+def test_with_the_watcher_on_the_full_listing_runs_every_reconcile_interval(
+    tmp_path: Path, interval: str, listed: bool
+) -> None:
+    """The unrouted list is refreshed by the listing only (files no workflow takes raise no
+    event a workflow acts on), so it shows how often the listing ran."""
+    project = write_config(tmp_path / "p", [workflow("ohlcv", "ohlcv/", batch_size=1)])
+    text = project.config.read_text().replace(
+        "[landing]\n", f'[landing]\nreconcile_interval = "{interval}"\n'
+    )
+    project.config.write_text(text)
+    with project.running():
+        write_file(project.landing / "ohlcv" / "a.csv", ohlcv_csv(random.Random(5), 3))
+        wait_until(lambda: [r["status"] for r in project.files()] == ["DONE"], 20, project.run_log)
+        (project.landing / "notes.txt").write_text("not a CSV")
+        time.sleep(2.5)
+        seen = [u["key"] for u in project.json("unrouted")]
+    assert seen == (["notes.txt"] if listed else [])

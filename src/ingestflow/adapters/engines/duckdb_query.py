@@ -65,10 +65,11 @@ def open_query(output_root: Path, workflows: Sequence[str], sql: str) -> Iterato
     # No replacement scans: DuckDB would otherwise read a Python variable of this module
     # named like a table in the SQL (`SELECT * FROM files`) as that table. No progress bar:
     # on a terminal it would be drawn into the query's own output.
-    con = duckdb.connect(
-        ":memory:", config={"python_enable_replacements": False, "enable_progress_bar": False}
-    )
+    con = duckdb.connect(":memory:")
     try:
+        # (SET, not connect(config=...): that fails once the process has another connection.)
+        con.execute("SET python_enable_replacements = false")
+        con.execute("SET enable_progress_bar = false")
         empty = []
         for name in _named(workflows, sql):
             files = _parquet_files(output_root / name)

@@ -16,8 +16,9 @@ and returns the same complete `old` / `new` dicts.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import count
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -71,9 +72,14 @@ def image(row: Row) -> dict[str, Any]:
     return dict(zip(RECORD_FIELDS, row, strict=False))
 
 
-def _compact(row: Row) -> str:
-    # The transition row's own columns (bucket, key, workflow, to_status) are left out.
-    return orjson.dumps(row[PREFIX:STATUS] + row[ATTEMPTS:]).decode()
+def _old_image(positions: tuple[int, ...]) -> Callable[[Row], dict[str, Any]]:
+    """What an update stores of the old record: its values at `positions`, by field name."""
+    names = tuple(RECORD_FIELDS[i] for i in positions)
+    if len(positions) == 1:
+        (only,) = positions
+        return lambda row: {names[0]: row[only]}
+    values = itemgetter(*positions)
+    return lambda row: dict(zip(names, values(row), strict=True))
 
 
 def to_transition(r: Sequence[Any]) -> Transition:
@@ -175,10 +181,14 @@ class ChangeWriter:
     def flush(self, returning: bool = True) -> list[Transition]:
         """Write everything; the transitions written, in id order (new records first; none
         are built when not `returning`)."""
-        db, now = self._db, self._now
+        db, now, counts = self._db, self._now, self._counts
         for fresh, _ in self._fresh:
-            for row in fresh:
-                self._count((*row, *FRESH_TAIL), 1)
+            for _, _, workflow, _, size, _, _ in fresh:
+                delta = counts.get((workflow, "TODO"))
+                if delta is None:
+                    delta = counts[(workflow, "TODO")] = [0, 0]
+                delta[0] += 1
+                delta[1] += size
             db.executemany(_INSERT, fresh)
         for (changed, with_available), values in self._updates.items():
             sets = [f"{RECORD_FIELDS[i]} = ?" for i in changed]
@@ -196,6 +206,7 @@ class ChangeWriter:
         seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'transitions'").fetchone()
         first_id = (seq[0] if seq else 0) + 1
         dumps, names, tail = orjson.dumps, RECORD_FIELDS, _FRESH_IMAGE_TAIL
+        old_images = {changed: _old_image(changed) for *_, changed in self._changes}
         for fresh, reason in self._fresh:
             db.executemany(
                 _INSERT_REGISTERED,
@@ -212,8 +223,8 @@ class ChangeWriter:
                     new[STATUS],
                     now,
                     reason,
-                    dumps({names[i]: old[i] for i in changed}).decode(),
-                    _compact(new),
+                    dumps(old_images[changed](old)).decode(),
+                    dumps(new[PREFIX:STATUS] + new[ATTEMPTS:]).decode(),
                 )
                 for old, new, reason, changed in self._changes
             ],

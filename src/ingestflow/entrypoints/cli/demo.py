@@ -63,7 +63,8 @@ def run_demo(directory: Path | None, files: int, rows: int, seed: int) -> None:
     )
     config.write_text(text, encoding="utf-8")
     landing = root / "landing"
-    out.print(Text.assemble(("ingestflow demo", "bold"), " in ", render.text(root)))
+    heading = Text.assemble(("ingestflow demo", "bold"), " in ", render.text(root))
+    out.print(heading, soft_wrap=True)  # one line, however long the path
     t0 = time.perf_counter()
     paths = write_ohlcv_files(landing, files, rows, seed=seed, gzip_every=10)
     bad = landing / BAD_FILE
