@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingestflow.adapters.engines.duckdb import DuckDBEngine
-from ingestflow.adapters.engines.output_files import room_for
 from ingestflow.adapters.events.watcher import FolderWatcher
 from ingestflow.adapters.processes import is_dead_local_owner, owner_id
 from ingestflow.adapters.state.sqlite import SqliteStatusStore
@@ -40,6 +38,11 @@ def _folder(path: Path, what: str) -> None:
 
 
 def build_pipeline(settings: Settings, *, watch: bool = False) -> Pipeline:
+    # The engine (DuckDB, pyarrow) is imported here, not at module level: commands that only
+    # read the ledger start faster and smaller without it.
+    from ingestflow.adapters.engines.duckdb import DuckDBEngine
+    from ingestflow.adapters.engines.output_files import room_for
+
     _folder(settings.landing_path, "landing folder")
     _folder(settings.output_path, "output folder")
     store = open_store(settings)

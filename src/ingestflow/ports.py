@@ -40,7 +40,9 @@ class StatusStore(Protocol):
     def claim(self, workflow: Workflow, now: float, owner: str) -> Batch | None:
         """If the workflow's eligible TODO backlog is ready (domain.batching.readiness), move
         the oldest files within the batch caps to PROCESSING under a new batch id and a lease
-        of `workflow.lease` seconds, in one atomic step. Two claimers never get the same file."""
+        of `workflow.lease` seconds, in one atomic step. Two claimers never get the same file.
+        With `ready_marker`: the oldest marked folder's files (within the caps), else the
+        oldest files once `max_wait` passes, unless `marker_required`."""
 
     def renew(self, batch_id: str, lease_until: float) -> bool:
         """Extend the lease of a running batch; False when the batch no longer owns files."""
@@ -106,7 +108,11 @@ class StatusStore(Protocol):
     def set_unrouted(self, files: Sequence[UnroutedFile]) -> None:
         """Replace the list of landing files that no workflow takes."""
 
-    def unrouted(self) -> list[UnroutedFile]: ...
+    def unrouted(self, limit: int | None = None) -> list[UnroutedFile]:
+        """Landing files no workflow takes, by key; at most `limit` of them."""
+
+    def count_unrouted(self) -> int:
+        """How many landing files no workflow takes."""
 
     def set_markers(self, bucket: str, markers: Sequence[tuple[str, str]]) -> None:
         """Replace the completeness markers seen in the landing store: (workflow, folder

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import posixpath
 import re
 
 from ingestflow.domain.errors import InvalidKeyError
@@ -28,8 +27,8 @@ def validate_key(key: str) -> str:
 
 def parent_prefix(key: str) -> str:
     """The folder holding the file, with a trailing '/' ('' at the root)."""
-    head = posixpath.dirname(key)
-    return f"{head}/" if head else ""
+    head, sep, _ = key.rpartition("/")
+    return f"{head}/" if sep else ""
 
 
 def folder(key: str) -> str:

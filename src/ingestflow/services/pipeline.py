@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ingestflow.domain.batching import age_deadline
 from ingestflow.domain.records import Batch, FileOutcome
 from ingestflow.domain.status import Status
 from ingestflow.domain.transform import TransformSpec
@@ -133,9 +134,9 @@ class Pipeline:
         now = self.clock()
         deadlines = []
         for w in self.workflows:
-            oldest = self.store.backlog(w.name, now).oldest_upload_time
-            if oldest is not None and oldest + w.max_wait > now:
-                deadlines.append(oldest + w.max_wait)
+            deadline = age_deadline(w, self.store.backlog(w.name, now))
+            if deadline is not None and deadline > now:
+                deadlines.append(deadline)
         return min(deadlines) if deadlines else None
 
     # -- modes ----------------------------------------------------------------------------

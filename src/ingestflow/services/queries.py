@@ -24,7 +24,7 @@ def status_summary(store: StatusStore) -> dict[str, Any]:
     counts = store.counts()
     return {
         "counts": {s.value: n for s, n in counts.items()},
-        "unrouted": len(store.unrouted()),
+        "unrouted": store.count_unrouted(),
     }
 
 

@@ -39,14 +39,11 @@ COMPRESSIONS = {"snappy", "zstd", "gzip", "lz4", "uncompressed"}  # DuckDB's spe
 ROW_GROUP_ROWS = 122_880  # DuckDB's Parquet row group size
 MAX_TEXT_BYTES = 1 << 20  # text per line, well under DuckDB's 2 MiB line limit
 _BARE_CR = re.compile(rb"\r(?!\n)")
-_FIELDS = {  # strptime directive -> the only text both engines read, and read the same way
-    "%Y": "(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])",
-    "%m": "(?:0[1-9]|1[0-2])",
-    "%d": "(?:0[1-9]|[12][0-9]|3[01])",
-    "%H": "(?:[01][0-9]|2[0-3])",
-    "%M": "[0-5][0-9]",
-    "%S": "[0-5][0-9]",
-}
+# strptime directive -> the only text both engines read, and read the same way: fixed-width
+# digits (Polars also reads ' 1', '+1', ...), ranges and calendar checked by both, except that
+# Polars reads second 60 as a leap second.
+_FIELDS = {"%Y": "[0-9]{4}", "%m": "[0-9]{2}", "%d": "[0-9]{2}", "%H": "[0-9]{2}",
+           "%M": "[0-9]{2}", "%S": "[0-5][0-9]"}  # fmt: skip
 _BOOLEANS = {"true": True, "t": True, "yes": True, "y": True, "1": True,
              "false": False, "f": False, "no": False, "n": False, "0": False}  # fmt: skip
 _ARROW = {"varchar": pa.string(), "double": pa.float64(), "float": pa.float32(),
@@ -70,9 +67,8 @@ def convert_fast(
     if not _supported(csv_input, spec, compression) or not _plain_bytes(Path(path)):
         return None
     as_text: frozenset[str] = frozenset()
-    trim = False
-    for attempt in range(2):
-        query = _build(pl, spec, header, as_text, trim)
+    for careful in (False, True):
+        query = _build(pl, spec, header, as_text, careful)
         if query is None:
             return None
         try:
@@ -83,17 +79,16 @@ def convert_fast(
                 raise
             if not re.search(r"could not parse .* as dtype `f(32|64)`", str(exc), re.S):
                 return None
-            found = {"\0rows": 0, "\0trim": 1, **{f"\0doubt {n}": 1 for n in query.typed_numbers}}
+            found = {"\0rows": 0, **{f"\0doubt {n}": 1 for n in query.typed_numbers}}
         rows = found.pop("\0rows")
         failed = any(v for k, v in found.items() if not k.startswith("\0"))
         retry = {k for k, v in found.items() if v and k.startswith("\0")}
         if rows and not failed and not retry:
             return rows
         tmp_target.unlink(missing_ok=True)
-        if failed or not retry or attempt:
+        if failed or not retry or careful:
             return None
         as_text = frozenset(k[7:] for k in retry if k.startswith("\0doubt "))
-        trim = any(k.startswith("\0trim") for k in retry)
     return None
 
 
@@ -138,6 +133,7 @@ class _Query:
 
     schema: dict[str, Any]
     separator: str
+    careful: bool
     typed_numbers: list[str] = field(default_factory=list)
     stages: list[list[Any]] = field(default_factory=lambda: [[], [], []])  # trim, cast, derive
     outputs: list[tuple[str, str, str]] = field(default_factory=list)
@@ -147,7 +143,8 @@ class _Query:
         """One streaming pass writing `target`; returns the counts (and '\\0rows')."""
         staged = pl.scan_csv(
             path, has_header=False, skip_rows=1, schema=self.schema, separator=self.separator,
-            quote_char='"', null_values=NULL_VALUES, truncate_ragged_lines=False,
+            quote_char='"', null_values=NULL_VALUES if self.careful else None,
+            truncate_ragged_lines=False,
             encoding="utf8", glob=False, raise_if_empty=False,
         )  # fmt: skip
         for stage in self.stages:
@@ -165,12 +162,14 @@ class _Query:
 
 
 def _build(
-    pl: Any, spec: TransformSpec, header: tuple[str, ...], as_text: frozenset[str], trim: bool
+    pl: Any, spec: TransformSpec, header: tuple[str, ...], as_text: frozenset[str], careful: bool
 ) -> _Query | None:
-    """The query for `spec` on `header` (`as_text`: number columns read as text; `trim`:
-    timestamps trimmed), or None when the spec uses what this path cannot reproduce exactly."""
+    """The query for `spec` on `header`, or None when the spec uses what this path cannot
+    reproduce exactly. A first, optimistic pass reads no null markers and trims nothing: any
+    null in a typed number column, marker in kept text or refused value asks for a `careful`
+    pass (markers read as nulls, timestamps trimmed, `as_text` number columns read as text)."""
     by_source = {c.source: c for c in spec.columns}
-    query, lengths = _Query({}, spec.delimiter), []
+    query, lengths = _Query({}, spec.delimiter, careful), []
     for name in header:
         col, rule = pl.col(name), by_source.get(name)
         kind = rule.type if rule else "varchar"
@@ -189,7 +188,7 @@ def _build(
             continue
         alias = f"\0{len(query.outputs)}"
         if kind in ("timestamp", "date"):
-            value = _timestamp(pl, col, rule.parse_formats() if rule else (), trim, query)
+            value = _timestamp(pl, col, rule.parse_formats() if rule else (), careful, query)
         else:
             value = _convert(pl, col, kind, typed)
         if value is None:
@@ -200,8 +199,9 @@ def _build(
             query.checks.append((~pl.col(alias).is_finite()).sum().alias(f"infinite {alias}"))
         if not typed and kind != "varchar":
             refused = (col.is_not_null() & pl.col(alias).is_null()).sum()
-            retry = kind in ("timestamp", "date") and not trim
-            query.checks.append(refused.alias(f"\0trim {name}" if retry else f"refused {name}"))
+            query.checks.append(refused.alias(f"refused {name}" if careful else f"\0{name}"))
+        elif kind == "varchar" and not careful:
+            query.checks.append(col.is_in(NULL_VALUES).sum().alias(f"\0markers {name}"))
     doubles = {name.casefold(): pl.col(a) for a, name, kind in query.outputs if kind == "double"}
     for derived in spec.derived:
         expr = _Arithmetic(derived.expr, doubles).parse()

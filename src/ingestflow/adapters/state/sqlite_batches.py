@@ -33,7 +33,7 @@ from ingestflow.adapters.state.sqlite_rows import (
 from ingestflow.adapters.state.sqlite_schema import FOLDER_INDEX
 from ingestflow.domain.batching import Backlog, readiness, take_within_limits
 from ingestflow.domain.records import Batch, FileOutcome, Transition
-from ingestflow.domain.workflow import Workflow
+from ingestflow.domain.workflow import MAX_DURATION, Workflow
 
 _RUNNING = f"{SELECT_WITH_ID} INDEXED BY workflow_status_running"
 _TODO = (
@@ -206,7 +206,8 @@ class SqliteBatches(SqliteReads):
             new = (*head, "TODO", 0, None, None, start, old[END_TIME], None, old[OUTPUT])
             writer.update(row[0], old, new, "changed during processing", 0.0, _REQUEUED)
         elif outcome.retryable and attempts < workflow.max_attempts:
-            delay = workflow.retry_backoff * 2 ** max(0, attempts - 1)
+            # Capped: 2**attempts grows past any sensible (and any representable) delay.
+            delay = min(workflow.retry_backoff * 2 ** min(max(0, attempts - 1), 60), MAX_DURATION)
             end = old[END_TIME]
             new = (*head, "TODO", attempts, None, None, start, end, outcome.error, old[OUTPUT])
             writer.update(row[0], old, new, "retryable failure", now + delay, _REQUEUED)

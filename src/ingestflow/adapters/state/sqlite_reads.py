@@ -150,9 +150,15 @@ class SqliteReads(SqliteDb):
         )
         return [to_transition(r) for r in rows]
 
-    def unrouted(self) -> list[UnroutedFile]:
-        rows = self._read("SELECT key, size, seen_at, reason FROM unrouted ORDER BY key")
-        return [UnroutedFile(*r) for r in rows]
+    def unrouted(self, limit: int | None = None) -> list[UnroutedFile]:
+        sql = "SELECT key, size, seen_at, reason FROM unrouted ORDER BY key"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [UnroutedFile(*r) for r in self._read(sql)]
+
+    def count_unrouted(self) -> int:
+        ((count,),) = self._read("SELECT count(*) FROM unrouted")
+        return int(count)
 
     def markers(self, bucket: str) -> list[tuple[str, str]]:
         if not self._has_markers_table():

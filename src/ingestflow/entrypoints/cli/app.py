@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from ingestflow.entrypoints.cli import ledger, query_command
+from ingestflow.entrypoints.cli import ledger, query_command, render
 from ingestflow.entrypoints.cli import run as running
 from ingestflow.entrypoints.cli.options import ConfigOpt, EnvOpt
 
@@ -51,8 +51,15 @@ for command in (
     app.command()(command)
 
 
+class _SafeFormatter(logging.Formatter):
+    """Log lines reach a terminal too: control characters in them are shown as escapes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return render.safe(super().format(record))
+
+
 def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_SafeFormatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     app()

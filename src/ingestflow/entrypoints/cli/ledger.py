@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import islice
 from typing import Annotated
 
 import typer
@@ -28,7 +27,7 @@ FILE_COLUMNS = ["key", "status", "workflow", "attempts", "upload_time", "error"]
 @handles_errors
 def status(config: ConfigOpt = None, env: EnvOpt = None, as_json: JsonOpt = False) -> None:
     """Number of files per status, and unrouted files."""
-    store = bootstrap.open_store(settings(config, env))
+    store = bootstrap.open_store(settings(config, env), read_only=True)
     data = queries.status_summary(store)
     if as_json:
         render.line(render.dumps(data))
@@ -54,7 +53,7 @@ def files(
         wanted: Status | None = parse_status(status) if status else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--status") from None
-    store = bootstrap.open_store(settings(config, env))
+    store = bootstrap.open_store(settings(config, env), read_only=True)
     if as_json:
         records = queries.iter_files(store, wanted, prefix, workflow, limit or None)
         render.write_json_array(render.file_json(r) for r in records)
@@ -104,7 +103,7 @@ def history(
 ) -> None:
     """Every status change of one file, oldest first."""
     found = settings(config, env)
-    store = bootstrap.open_store(found)
+    store = bootstrap.open_store(found, read_only=True)
     items = [render.transition_json(t) for t in store.history(found.landing_bucket, key)]
     if as_json:
         render.line(render.dumps(items))
@@ -119,7 +118,7 @@ def history(
 def workflows(config: ConfigOpt = None, env: EnvOpt = None, as_json: JsonOpt = False) -> None:
     """Configured workflows and their backlog."""
     found = settings(config, env)
-    store = bootstrap.open_store(found)
+    store = bootstrap.open_store(found, read_only=True)
     items = queries.workflow_summaries(store, found.workflows)
     if as_json:
         render.line(render.dumps(items))
@@ -137,17 +136,18 @@ def unrouted(
     as_json: JsonOpt = False,
 ) -> None:
     """Landing files that no workflow takes (never processed, never dropped silently)."""
-    store = bootstrap.open_store(settings(config, env))
-    found = store.unrouted()
+    store = bootstrap.open_store(settings(config, env), read_only=True)
+    shown = (limit or None) if as_json else table_limit(limit)
+    found = store.unrouted(limit=shown)
     items = (
         {"key": u.key, "size": u.size, "seen_at": render.iso(u.seen_at), "reason": u.reason}
         for u in found
     )
     if as_json:
-        render.write_json_array(islice(items, limit or None))
+        render.write_json_array(items)
         return
-    shown = table_limit(limit)
-    rows = [(i["key"], i["size"], i["reason"]) for i in islice(items, shown)]
+    rows = [(i["key"], i["size"], i["reason"]) for i in items]
     render.console().print(render.table("unrouted files", ["key", "size", "reason"], rows))
-    if shown is not None and len(found) > shown:
-        render.line(render.more_rows(shown, len(found), "unrouted files", "--limit N or --json"))
+    total = store.count_unrouted()
+    if shown is not None and total > shown:
+        render.line(render.more_rows(shown, total, "unrouted files", "--limit N or --json"))

@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from ingestflow.config import Settings, load_settings
+from ingestflow.config.notices import fresh_warnings
 from ingestflow.domain.errors import ConfigError, IngestflowError
 from ingestflow.entrypoints.cli import render
 
@@ -53,7 +54,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def settings(config: Path | None, env: str | None) -> Settings:
-    return load_settings(config, env)
+    loaded = load_settings(config, env)
+    for warning in fresh_warnings(loaded):
+        render.error(warning, label="warning")
+    return loaded
 
 
 def table_limit(limit: int | None) -> int | None:

@@ -15,6 +15,7 @@ import json
 import re
 import sys
 from collections.abc import Iterable, Sequence
+from itertools import islice
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -105,13 +106,15 @@ def dumps(data: Any) -> str:
     return _JSON_RAW.sub(_json_escape, out)
 
 
-def write_json_array(items: Iterable[Any], out: TextIO | None = None) -> None:
+def write_json_array(items: Iterable[Any], out: TextIO | None = None, chunk: int = 500) -> None:
     """Write `items` as one JSON array, byte for byte what `dumps(list(items))` plus a newline
-    gives, but one item at a time: memory stays flat however many items there are."""
+    gives, `chunk` items at a time: memory stays flat however many items there are."""
     stream = out if out is not None else sys.stdout
+    pending = iter(items)
     first = True
-    for item in items:
-        stream.write(("[\n  " if first else ",\n  ") + dumps(item).replace("\n", "\n  "))
+    while page := list(islice(pending, chunk)):
+        # dumps(page) is "[\n" + the items, indented and joined by ",\n" + "\n]".
+        stream.write(("[\n" if first else ",\n") + dumps(page)[2:-2])
         first = False
     stream.write("[]\n" if first else "\n]\n")
 
