@@ -33,6 +33,7 @@ from ingestflow.adapters.engines.output_files import (
     place,
     temporary_folder,
 )
+from ingestflow.adapters.engines.polars_fast import convert_fast
 from ingestflow.domain.errors import FileProcessingError, TerminalError, TransientError
 from ingestflow.domain.records import FileOutcome, FileRecord
 from ingestflow.domain.transform import TransformSpec
@@ -67,8 +68,11 @@ class DuckDBEngine:
         owner: str | None = None,
         owner_is_dead: Callable[[str], bool] | None = None,
         follow_symlinks: bool = False,
+        fast_path: bool = True,
     ) -> None:
         self.landing_root = Path(landing_root)
+        # Large files try the Polars fast path first (when Polars is installed).
+        self.fast_path = fast_path
         self.output_root = Path(output_root)
         self._files = LandingFiles(self.landing_root, follow_symlinks=follow_symlinks)
         # DuckDB spells "no compression" 'uncompressed'; pyarrow spells it 'none'.
@@ -262,12 +266,32 @@ class DuckDBEngine:
             target = output_path(self.output_root, workflow, record.key)
             with self._source(record.key) as path:
                 tmp = self._tmp / f"{uuid.uuid4().hex}.parquet.tmp"
-                rows = convert_file(
-                    self._con, path, record.key, csv_input, spec, tmp, target, self.compression
-                )
+                rows = self._fast(path, record, csv_input, spec, tmp, target)
+                if rows is None:
+                    rows = convert_file(
+                        self._con, path, record.key, csv_input, spec, tmp, target, self.compression
+                    )
         except FileProcessingError as exc:
             return _failed(record, exc)
         return FileOutcome.done(record.key, record.etag, str(target), rows)
+
+    def _fast(
+        self,
+        path: str,
+        record: FileRecord,
+        csv_input: CsvInput,
+        spec: TransformSpec,
+        tmp: Path,
+        target: Path,
+    ) -> int | None:
+        """A large file through the Polars fast path (see `polars_fast`): rows written, or None
+        when that path cannot prove its result equals DuckDB's (the strict path then runs)."""
+        if not self.fast_path or record.size <= self.small_file_bytes:
+            return None
+        rows = convert_fast(path, csv_input, spec, tmp, self.compression)
+        if rows is not None:
+            place(tmp, target)
+        return rows
 
     def close(self) -> None:
         self._con.close()
