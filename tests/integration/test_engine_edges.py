@@ -496,3 +496,14 @@ def test_run_on_a_read_only_output_folder_exits_1_with_one_readable_line() -> No
         assert stat.S_IMODE((base / "p" / "output").stat().st_mode) == 0o555
     finally:
         shutil.rmtree(base)
+
+
+def test_a_derived_double_that_overflows_is_a_terminal_error_naming_the_column(
+    engine: DuckDBEngine,
+) -> None:
+    """Finite inputs can still overflow: 1.7e308 - -1.7e308 is inf."""
+    text = f"{HEADER}\n2024-01-01 10:00:00,-1.7e308,2,1,1.7e308,10\n"
+    outcome = convert(engine, [land(engine, "overflow.csv", text)])["overflow.csv"]
+    error = assert_failed_terminal(outcome)
+    assert "price_change" in error and "not a finite number" in error, error
+    assert "overflow.csv.parquet" not in outputs(engine)

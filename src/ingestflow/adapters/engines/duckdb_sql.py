@@ -9,7 +9,7 @@ null markers stay nulls.
 
 from __future__ import annotations
 
-from ingestflow.domain.transform import ColumnRule, TransformSpec
+from ingestflow.domain.transform import ColumnRule, DerivedColumn, TransformSpec
 
 _SQL_TYPES = {
     "double": "DOUBLE",
@@ -137,13 +137,20 @@ def select_sql(
     inner = f"SELECT {', '.join(items)} FROM {source}"
     if not spec.derived:
         return inner
-    derived = ", ".join(
-        f"CAST(({d.expr}) AS {_SQL_TYPES[d.type]}) AS {ident(d.name)}"
-        if d.type
-        else f"({d.expr}) AS {ident(d.name)}"
-        for d in spec.derived
-    )
+    derived = ", ".join(f"{_derived_sql(d)} AS {ident(d.name)}" for d in spec.derived)
     return f"SELECT *, {derived} FROM ({inner})"
+
+
+def _derived_sql(d: DerivedColumn) -> str:
+    """A derived column's expression; a double/float result must be finite too (arithmetic on
+    finite inputs can still overflow, e.g. 1.7e308 - -1.7e308)."""
+    if not d.type:
+        return f"({d.expr})"
+    expr = f"CAST(({d.expr}) AS {_SQL_TYPES[d.type]})"
+    if d.type not in ("double", "float"):
+        return expr
+    message = literal(f"derived column '{d.name}' is not a finite number (overflow)")
+    return f"CASE WHEN NOT isfinite({expr}) THEN error({message}) ELSE {expr} END"
 
 
 def first_bad_value_sql(rule: ColumnRule, source: str) -> str:
