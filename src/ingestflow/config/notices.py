@@ -21,10 +21,9 @@ def report_warnings(settings: Settings, stream: TextIO | None = None) -> list[st
     """Write each warning of `settings` not yet written by this process as one
     `warning: ...` line (no markup: the text is printed literally); return those written."""
     out = sys.stderr if stream is None else stream
-    fresh = [w for w in dict.fromkeys(settings.warnings) if w not in _shown]
+    fresh = fresh_warnings(settings)
     for warning in fresh:
         out.write(f"warning: {warning}\n")
-        _shown.add(warning)
     if fresh:
         out.flush()
     return fresh

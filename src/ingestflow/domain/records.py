@@ -42,12 +42,12 @@ class FileRecord:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values (status as its string); the image stored with transitions."""
-        data = {name: getattr(self, name) for name in _RECORD_FIELDS}
+        data = {name: getattr(self, name) for name in RECORD_FIELDS}
         data["status"] = self.status.value
         return data
 
 
-_RECORD_FIELDS = tuple(f.name for f in fields(FileRecord))
+RECORD_FIELDS = tuple(f.name for f in fields(FileRecord))
 
 
 @dataclass(frozen=True, slots=True)

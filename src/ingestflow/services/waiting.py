@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from ingestflow.domain.batching import Backlog
+from ingestflow.domain.batching import Backlog, age_deadline, readiness
 from ingestflow.domain.workflow import Workflow
 from ingestflow.ports import StatusStore
 
@@ -25,18 +25,17 @@ def explain(workflow: Workflow, backlog: Backlog, now: float) -> str | None:
     if backlog.count == 0:
         return None
     head = f"{workflow.name}: {_files(backlog.count)} wait"
-    by_age = None
-    if backlog.oldest_upload_time is not None:
-        by_age = f"by max_wait at {_clock(backlog.oldest_upload_time + workflow.max_wait, now)}"
+    deadline = age_deadline(workflow, backlog)
+    by_age = None if deadline is None else f"by max_wait at {_clock(deadline, now)}"
     if workflow.ready_marker:
         rule = f"for {workflow.ready_marker!r} in their folder"
-        if workflow.marker_required or by_age is None:
-            return f"{head} {rule} (marker_required)" if workflow.marker_required else head
-        return f"{head} {rule}, or {by_age}"
-    rule = f"batch_size {workflow.batch_size}"
-    if backlog.count >= workflow.batch_size or backlog.oldest_age(now) >= workflow.max_wait:
+        if workflow.marker_required:
+            return f"{head} {rule} (marker_required)"
+        return f"{head} {rule}, or {by_age}" if by_age else head
+    if readiness(workflow, backlog, now) is not None:
         # Ready by size or age, yet not claimed: retries still in their backoff.
         return f"{head}: retrying after backoff (retry_backoff {workflow.retry_backoff:g}s)"
+    rule = f"batch_size {workflow.batch_size}"
     return f"{head}: {rule}, or {by_age}" if by_age else f"{head}: {rule}"
 
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import orjson
 
-from ingestflow.adapters.state.sqlite_schema import RECORD_COLUMNS, RECORD_FIELDS
-from ingestflow.domain.records import FileRecord, Transition
+from ingestflow.adapters.state.sqlite_schema import RECORD_COLUMNS
+from ingestflow.domain.records import RECORD_FIELDS, FileRecord, Transition
 from ingestflow.domain.status import Status, check_transition
 
 Row = tuple[Any, ...]

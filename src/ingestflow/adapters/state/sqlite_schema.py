@@ -26,6 +26,8 @@ formats.
 
 from __future__ import annotations
 
+from ingestflow.domain.records import RECORD_FIELDS
+
 SCHEMA_VERSION = 2
 
 DDL = """
@@ -147,21 +149,4 @@ GROUP BY workflow, status
 """
 
 # The record's columns, in FileRecord field order (also the order of compact images).
-RECORD_FIELDS = (
-    "bucket",
-    "key",
-    "workflow",
-    "prefix",
-    "size",
-    "etag",
-    "upload_time",
-    "status",
-    "attempts",
-    "batch_id",
-    "lease_until",
-    "start_time",
-    "end_time",
-    "error",
-    "output",
-)
 RECORD_COLUMNS = ", ".join(RECORD_FIELDS)
