@@ -29,13 +29,14 @@ class StatusStore(Protocol):
     def sync_workflows(self, workflows: Sequence[Workflow]) -> None:
         """Write the configured workflows into `workflow_metadata`."""
 
-    def register(
-        self, bucket: str, files: Sequence[tuple[ObjectInfo, str]], now: float
-    ) -> list[Transition]:
+    def register(self, bucket: str, files: Sequence[tuple[ObjectInfo, str]], now: float) -> int:
         """Register (object, workflow name) pairs. Idempotent on (bucket, key, etag): a known
         etag changes nothing; a new etag on a DONE/FAILED file makes it TODO again; a new etag
         on a TODO file updates it in place; a new etag on a PROCESSING file is noted and the
-        file returns to TODO when its batch finishes."""
+        file returns to TODO when its batch finishes. Returns the number of status changes
+        written (new files and re-uploads of finished files); the changes themselves are in
+        the change stream (`transitions_after`, `history`) — not rebuilt here, since discovery
+        registers whole landing listings and only counts them."""
 
     def claim(self, workflow: Workflow, now: float, owner: str) -> Batch | None:
         """If the workflow's eligible TODO backlog is ready (domain.batching.readiness), move

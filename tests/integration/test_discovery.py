@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from discovery_support import Watched
 
 from ingestflow.adapters.state.sqlite import SqliteStatusStore
 from ingestflow.adapters.storage.local import LocalObjectStore
@@ -49,8 +50,8 @@ def write(root: Path, key: str, text: str = "Date\n", age: float = 60.0) -> Path
     return path
 
 
-def discovery(store: SqliteStatusStore, landing: Path, settle: float = 5.0) -> Discovery:
-    return Discovery(store, LocalObjectStore(landing), WORKFLOWS, settle)
+def discovery(store: SqliteStatusStore, landing: Path, settle: float = 5.0) -> Watched:
+    return Watched(Discovery(store, LocalObjectStore(landing), WORKFLOWS, settle))
 
 
 def test_reconcile_registers_settled_routed_files_with_their_details(
@@ -313,7 +314,9 @@ def test_a_key_whose_output_path_cannot_be_derived_is_refused_up_front_as_unrout
     deep = "ohlcv/" + "/".join(["d" * 200] * 3) + "/x.csv"
     write(landing, deep)
     write(landing, "ohlcv/ok.csv")
-    finder = Discovery(store, LocalObjectStore(landing), WORKFLOWS, 0.0, max_output_path=300)
+    finder = Watched(
+        Discovery(store, LocalObjectStore(landing), WORKFLOWS, 0.0, max_output_path=300)
+    )
     listing = finder.reconcile(time.time())
     assert [t.key for t in listing.registered] == ["ohlcv/ok.csv"]
     (unrouted,) = store.unrouted()
@@ -325,7 +328,7 @@ def test_completeness_markers_are_recorded_never_registered_nor_unrouted(
     store: SqliteStatusStore, landing: Path
 ) -> None:
     marked = Workflow("daily", "daily/", ready_marker="_SUCCESS")
-    finder = Discovery(store, LocalObjectStore(landing), (marked, OHLCV), settle=0.0)
+    finder = Watched(Discovery(store, LocalObjectStore(landing), (marked, OHLCV), settle=0.0))
     write(landing, "daily/2024-01-01/a.csv")
     write(landing, "daily/2024-01-01/_SUCCESS", text="")
     write(landing, "daily/2024-01-02/b.csv")

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from discovery_support import Watched
 
 from ingestflow.adapters.events.watcher import FolderWatcher
 from ingestflow.adapters.state.sqlite import SqliteStatusStore
@@ -123,7 +124,7 @@ def test_discovery_lists_refused_links_as_unrouted_and_registers_only_real_files
     store = SqliteStatusStore(tmp_path / "l.db")
     try:
         workflows = (Workflow("ohlcv", "ohlcv/", batch_size=1),)
-        finder = Discovery(store, LocalObjectStore(landing), workflows, settle=0.0)
+        finder = Watched(Discovery(store, LocalObjectStore(landing), workflows, settle=0.0))
         listing = finder.reconcile(time.time())
         assert [t.key for t in listing.registered] == ["ohlcv/real.csv"]
         assert [(u.key, u.reason) for u in store.unrouted()] == [("ohlcv/passwd.csv", LINK_REFUSED)]

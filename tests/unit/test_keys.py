@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -266,3 +268,26 @@ def test_include_patterns_match_the_base_name_only(
     key: str, patterns: tuple[str, ...], matches: bool
 ) -> None:
     assert keys.matches_any(key, patterns) is matches
+
+
+def _refused_by_the_rules(key: str) -> bool:
+    """The key rules spelled out one by one (what validate_key documents)."""
+    return (
+        not key
+        or any(unicodedata.category(c) == "Cc" for c in key)
+        or key.startswith("/")
+        or "\\" in key
+        or (len(key) > 1 and key[1] == ":")
+        or any(part in ("", ".", "..") for part in key.split("/"))
+    )
+
+
+@given(st.text(alphabet="ab./\\: \n\x85\x7f\x00é", max_size=8))
+def test_validate_key_refuses_exactly_the_keys_the_rules_refuse(key: str) -> None:
+    try:
+        keys.validate_key(key)
+        refused = False
+    except InvalidKeyError:
+        refused = True
+
+    assert refused is _refused_by_the_rules(key)

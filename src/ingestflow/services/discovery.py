@@ -9,7 +9,7 @@ from ingestflow.domain import keys
 from ingestflow.domain.errors import InvalidKeyError
 from ingestflow.domain.markers import marker_workflow
 from ingestflow.domain.outputs import PATH_MAX, output_relpath
-from ingestflow.domain.records import ObjectInfo, Transition, UnroutedFile
+from ingestflow.domain.records import ObjectInfo, UnroutedFile
 from ingestflow.domain.workflow import Workflow, route
 from ingestflow.ports import ObjectStore, StatusStore
 
@@ -18,7 +18,7 @@ from ingestflow.ports import ObjectStore, StatusStore
 class Listing:
     """What one reconciliation pass saw."""
 
-    registered: list[Transition] = field(default_factory=list)
+    registered: int = 0  # status changes written (new files, re-uploads)
     unsettled: list[str] = field(default_factory=list)
     unrouted: list[UnroutedFile] = field(default_factory=list)
     markers: list[tuple[str, str]] = field(default_factory=list)

@@ -150,13 +150,13 @@ class Pipeline:
         summary = RunSummary()
         reap(self.store, self.workflows, self.clock(), self.owner_is_dead)
         listing = self.discovery.reconcile(self.clock())
-        summary.registered += len(listing.registered)
+        summary.registered += listing.registered
         # Files modified moments ago may still be being written: wait until they settle.
         rounds = 0
         while settle_wait and listing.unsettled and rounds < 20 and not self.stop_event.is_set():
             self.stop_event.wait(min(max(self.discovery.settle, 0.05), 1.0))
             listing = self.discovery.reconcile(self.clock())
-            summary.registered += len(listing.registered)
+            summary.registered += listing.registered
             rounds += 1
         summary.unrouted = len(listing.unrouted)
         self.run_ready_batches(summary, on_file)
@@ -182,7 +182,7 @@ class Pipeline:
                     next_tick = now + self.schedule_interval
                 if now >= next_listing:
                     listing = self.discovery.reconcile(now)
-                    summary.registered += len(listing.registered)
+                    summary.registered += listing.registered
                     summary.unrouted = len(listing.unrouted)
                     # Unsettled files are looked at again once they may have settled.
                     recheck = max(self.discovery.settle, 0.05)
@@ -198,7 +198,7 @@ class Pipeline:
                     announced = self.events.drain(timeout)
                     if announced:
                         found = self.discovery.register_keys(announced, self.clock())
-                        summary.registered += len(found.registered)
+                        summary.registered += found.registered
                 else:
                     self.stop_event.wait(timeout)
         finally:

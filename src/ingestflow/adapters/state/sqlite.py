@@ -70,9 +70,7 @@ class SqliteStatusStore(SqliteBatches):
                     ),
                 )
 
-    def register(
-        self, bucket: str, files: Sequence[tuple[ObjectInfo, str]], now: float
-    ) -> list[Transition]:
+    def register(self, bucket: str, files: Sequence[tuple[ObjectInfo, str]], now: float) -> int:
         validate, parent = keys.validate_key, keys.parent_prefix
         for obj, _ in files:
             validate(obj.key)
@@ -106,7 +104,8 @@ class SqliteStatusStore(SqliteBatches):
                         row = (bucket, key, workflow, old[3], obj.size, obj.etag, obj.mtime)
                         writer.update(found[0], old, row + FRESH_TAIL, "re-uploaded", 0.0)
                 writer.insert(fresh, "registered")
-            return writer.flush()
+            writer.flush(returning=False)
+            return writer.changes
 
     def retry(self, bucket: str, keys: Sequence[str] | None, now: float) -> list[Transition]:
         with self._tx() as db:

@@ -43,9 +43,14 @@ _INSERT = (
     "INSERT INTO workflow_status (bucket, key, workflow, prefix, size, etag, upload_time, status)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, 'TODO')"
 )
+# The transitions of the rows inserted after row id `?`, in id order, their compact images
+# built by SQLite from the rows themselves (no per-row work in Python). Doubles are printed
+# with 17 significant digits, so the image reads back as exactly the stored value.
 _INSERT_REGISTERED = (
     "INSERT INTO transitions (bucket, key, workflow, to_status, at, reason, new_image)"
-    " VALUES (?, ?, ?, 'TODO', ?, ?, ?)"
+    " SELECT bucket, key, workflow, 'TODO', ?, ?, '[' || json_quote(prefix) || ',' || size"
+    " || ',' || json_quote(etag) || ',' || printf('%!.17g', upload_time)"
+    " || ',0,null,null,null,null,null,null]' FROM workflow_status WHERE id > ? ORDER BY id"
 )
 _INSERT_TRANSITION = (
     "INSERT INTO transitions (bucket, key, workflow, from_status, to_status, at, reason,"
@@ -64,7 +69,6 @@ Fresh = tuple[str, str, str, str, int, str, float]
 
 # The rest of a fresh record: status TODO, attempts 0, nothing else set (the column defaults).
 FRESH_TAIL: Row = ("TODO", 0, None, None, None, None, None, None)
-_FRESH_IMAGE_TAIL = FRESH_TAIL[1:]
 
 
 def image(row: Row) -> dict[str, Any]:
@@ -114,11 +118,17 @@ class ChangeWriter:
 
     def __init__(self, db: sqlite3.Connection, now: float) -> None:
         self._db, self._now = db, now
-        self._fresh: list[tuple[Sequence[Fresh], str]] = []
+        self._fresh: list[Sequence[Fresh]] = []  # new records, all with the same reason
+        self._fresh_reason = "registered"
         self._updates: dict[tuple[tuple[int, ...], bool], list[Sequence[Any]]] = {}
         self._changes: list[tuple[Row, Row, str, tuple[int, ...]]] = []
         self._counts: dict[tuple[str, str], list[int]] = {}
         self._checked: set[tuple[str | None, str]] = set()
+
+    @property
+    def changes(self) -> int:
+        """How many status changes (transitions) `flush` writes."""
+        return len(self._changes) + sum(len(fresh) for fresh in self._fresh)
 
     def _count(self, row: Row, sign: int) -> None:
         delta = self._counts.get((row[WORKFLOW], row[STATUS]))
@@ -133,9 +143,13 @@ class ChangeWriter:
             self._checked.add((old, new))
 
     def insert(self, fresh: Sequence[Fresh], reason: str) -> None:
-        """New records (TODO, attempts 0): each a status change from nothing."""
+        """New records (TODO, attempts 0): each a status change from nothing. One reason per
+        writer (their transitions are written by one statement)."""
         self._check(None, "TODO")
-        self._fresh.append((fresh, reason))
+        if self._fresh and reason != self._fresh_reason:
+            raise ValueError(f"new records of one write share a reason: {reason!r}")
+        self._fresh.append(fresh)
+        self._fresh_reason = reason
 
     def update(
         self,
@@ -182,7 +196,9 @@ class ChangeWriter:
         """Write everything; the transitions written, in id order (new records first; none
         are built when not `returning`)."""
         db, now, counts = self._db, self._now, self._counts
-        for fresh, _ in self._fresh:
+        if self._fresh:  # rows are numbered after the last one: see _INSERT_REGISTERED
+            last_row = db.execute("SELECT coalesce(max(id), 0) FROM workflow_status").fetchone()
+        for fresh in self._fresh:
             for _, _, workflow, _, size, _, _ in fresh:
                 delta = counts.get((workflow, "TODO"))
                 if delta is None:
@@ -201,17 +217,14 @@ class ChangeWriter:
             " bytes = bytes + excluded.bytes",
             [(w, s, n, b) for (w, s), (n, b) in self._counts.items() if n or b],
         )
-        if not self._changes and not any(fresh for fresh, _ in self._fresh):
+        if not self.changes:
             return []
         seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'transitions'").fetchone()
         first_id = (seq[0] if seq else 0) + 1
-        dumps, names, tail = orjson.dumps, RECORD_FIELDS, _FRESH_IMAGE_TAIL
+        dumps, names = orjson.dumps, RECORD_FIELDS
         old_images = {changed: _old_image(changed) for *_, changed in self._changes}
-        for fresh, reason in self._fresh:
-            db.executemany(
-                _INSERT_REGISTERED,
-                [(r[0], r[1], r[2], now, reason, dumps(r[3:] + tail).decode()) for r in fresh],
-            )
+        if self._fresh:
+            db.execute(_INSERT_REGISTERED, (now, self._fresh_reason, last_row[0]))
         db.executemany(
             _INSERT_TRANSITION,
             [
@@ -239,11 +252,11 @@ class ChangeWriter:
                 None,
                 todo,
                 now,
-                reason,
+                self._fresh_reason,
                 None,
                 dict(zip(names, r + FRESH_TAIL, strict=False)),
             )
-            for fresh, reason in self._fresh
+            for fresh in self._fresh
             for r in fresh
         ]
         out += [
