@@ -13,6 +13,7 @@ from ingestflow.domain.records import (
     Batch,
     FileOutcome,
     FileRecord,
+    Finished,
     ObjectInfo,
     Transition,
     UnroutedFile,
@@ -50,9 +51,11 @@ class StatusStore(Protocol):
 
     def finish(
         self, workflow: Workflow, batch_id: str, outcomes: Sequence[FileOutcome], now: float
-    ) -> list[Transition]:
+    ) -> Finished:
         """Record per-file outcomes. Only files still PROCESSING in `batch_id` change. Success ->
-        DONE; retryable failure with attempts left -> TODO after a backoff; otherwise FAILED."""
+        DONE; retryable failure with attempts left -> TODO after a backoff; otherwise FAILED;
+        a file whose etag changed meanwhile -> TODO. Returns how many went each way (a batch's
+        thousand transitions are in the change stream, not rebuilt as objects here)."""
 
     def release_batch(self, batch_id: str, now: float, reason: str) -> list[Transition]:
         """Return the batch's PROCESSING files to TODO without counting the attempt."""

@@ -15,7 +15,7 @@ import pytest
 
 from ingestflow.adapters.state.sqlite import SqliteStatusStore
 from ingestflow.domain.errors import LedgerError
-from ingestflow.domain.records import FileOutcome, ObjectInfo
+from ingestflow.domain.records import FileOutcome, Finished, ObjectInfo
 from ingestflow.domain.status import Status
 from ingestflow.domain.workflow import Workflow
 
@@ -188,10 +188,11 @@ def test_a_first_release_ledger_opens_upgraded_with_its_history_intact(v1_path: 
         running = store.files(status=Status.PROCESSING)
         outcomes = [FileOutcome.done(r.key, r.etag, "o", 1) for r in running]
         finished = store.finish(W, batch_id, outcomes, T0 + 40)
+        assert (finished.done, finished.ignored) == (len(running), 0)
         for record in running:  # old and new image formats chain without a seam
             history = store.history("landing", record.key)
             assert [t.new_status for t in history] == [Status.TODO, Status.PROCESSING, Status.DONE]
-            assert history[-1] in finished
+            assert (history[-1].at, history[-1].new["output"]) == (T0 + 40, "o")
             assert history[-1].old == history[-2].new
     finally:
         store.close()
@@ -268,3 +269,39 @@ def test_a_transition_stores_the_new_image_compactly_and_only_what_the_change_to
     (claimed,) = [t for t in store.history("landing", "ohlcv/b.csv") if t.old is not None]
     assert claimed.old == store.history("landing", "ohlcv/b.csv")[0].new
     assert claimed.new["batch_id"] == batch.batch_id and claimed.old["batch_id"] is None
+
+
+AWKWARD = ["plain", 'quote " and \\ backslash', "tab\tnew\nline \x01 \u2028 é 字", "{[,]}:"]
+
+
+def test_images_written_in_bulk_read_back_as_exactly_the_records_values(
+    store: SqliteStatusStore,
+) -> None:
+    """Claims and successful finishes build their transitions' images in SQL (sqlite_bulk):
+    texts, integers and doubles (not round in 15 digits) must come back unchanged."""
+    w = Workflow(name="ohlcv", prefix="ohlcv/", batch_size=4, max_batch_files=4, lease=10.1)
+    odd = T0 + 0.123456789012345  # needs 17 significant digits
+    files = [
+        ObjectInfo(f'ohlcv/{i} " é 字.csv', 10**6 + i, text, odd + i / 3)
+        for i, text in enumerate(AWKWARD)
+    ]
+    store.register("landing", [(f, w.name) for f in files], odd)
+    batch = store.claim(w, odd + 5 / 7 + 1, "host:1")
+    assert batch is not None and len(batch.files) == 4
+    claimed = {r.key: r for r in batch.files}
+    outcomes = [
+        FileOutcome.done(r.key, r.etag, f"out/{AWKWARD[i % 4]}", 5)
+        for i, r in enumerate(batch.files)
+    ]
+    returned = store.finish(w, batch.batch_id, outcomes, odd + 9 / 7)
+
+    for f in files:
+        registered, claim, done = store.history("landing", f.key)
+        assert claim.old == registered.new
+        assert claim.new == claimed[f.key].as_dict()
+        assert done.old == claim.new
+        final = store.get("landing", f.key)
+        assert final is not None and done.new == final.as_dict()
+        assert type(done.new["upload_time"]) is float and done.new["upload_time"] == f.mtime
+        assert done.new["etag"] == f.etag
+    assert returned == Finished(done=4)

@@ -21,7 +21,14 @@ from typing import Any
 from ledger_backends import Ledger
 
 from ingestflow.domain.batching import Backlog, readiness
-from ingestflow.domain.records import Batch, FileOutcome, FileRecord, ObjectInfo, UnroutedFile
+from ingestflow.domain.records import (
+    Batch,
+    FileOutcome,
+    FileRecord,
+    Finished,
+    ObjectInfo,
+    UnroutedFile,
+)
 from ingestflow.domain.status import Status
 from ingestflow.domain.workflow import Workflow
 from ingestflow.ports import StatusStore
@@ -80,6 +87,34 @@ def register(
     written = store.register(bucket, [(o, workflow.name) for o in objects], now)
     changes = store.transitions_after(last, limit=10_000)
     assert written == len(changes)
+    return changes
+
+
+def finish(
+    store: StatusStore, workflow: Workflow, batch_id: str, outcomes: list[Any], now: float
+) -> list[Any]:
+    """Record outcomes; the transitions that call wrote, read back from the change stream
+    (finish returns only how many files went each way, checked against them here)."""
+    last = stream_end(store)
+    summary = store.finish(workflow, batch_id, outcomes, now)
+    changes = store.transitions_after(last, limit=10_000)
+    reasons = Counter(
+        "done"
+        if t.new_status is DONE
+        else "failed"
+        if t.new_status is FAILED
+        else "retried"
+        if t.reason == "retryable failure"
+        else "requeued"
+        for t in changes
+    )
+    assert (summary.done, summary.failed, summary.retried, summary.requeued) == (
+        reasons["done"],
+        reasons["failed"],
+        reasons["retried"],
+        reasons["requeued"],
+    )
+    assert summary.ignored == len({o.key for o in outcomes}) - len(changes)
     return changes
 
 
@@ -283,7 +318,7 @@ def test_a_file_reuploaded_while_processing_returns_to_todo_when_its_batch_finis
     during = rec(store, key("a"))
     assert (during.status, during.batch_id) == (PROCESSING, batch.batch_id)
 
-    finished = store.finish(ONE, batch.batch_id, [ok(batch.files[0])], T0 + 2)  # old etag
+    finished = finish(store, ONE, batch.batch_id, [ok(batch.files[0])], T0 + 2)  # old etag
 
     assert moves(finished) == [(PROCESSING, TODO)]
     record = rec(store, key("a"))
@@ -301,7 +336,7 @@ def test_a_file_registered_again_unchanged_while_processing_finishes_done(
     batch = claim(store, ONE)
 
     assert register(store, obj("a", etag="v1"), workflow=ONE, now=T0 + 1) == []
-    finished = store.finish(ONE, batch.batch_id, [ok(batch.files[0])], T0 + 2)
+    finished = finish(store, ONE, batch.batch_id, [ok(batch.files[0])], T0 + 2)
 
     assert moves(finished) == [(PROCESSING, DONE)]
 
@@ -689,14 +724,14 @@ def test_finishing_a_batch_that_lost_its_lease_changes_nothing(store: StatusStor
     winner = claim(store, w, T0 + 11, owner="host-b:202")
     history = store.history(BUCKET, key("a"))
 
-    late = store.finish(w, lost.batch_id, [ok(lost.files[0])], T0 + 12)
+    late = finish(store, w, lost.batch_id, [ok(lost.files[0])], T0 + 12)
 
     assert late == []
     record = rec(store, key("a"))
     assert (record.status, record.batch_id, record.output) == (PROCESSING, winner.batch_id, None)
     assert store.history(BUCKET, key("a")) == history
     assert [b for b, _, _ in store.active_batches()] == [winner.batch_id]
-    assert moves(store.finish(w, winner.batch_id, [ok(winner.files[0])], T0 + 13)) == [
+    assert moves(finish(store, w, winner.batch_id, [ok(winner.files[0])], T0 + 13)) == [
         (PROCESSING, DONE)
     ]
 
@@ -707,7 +742,7 @@ def test_finishing_after_the_file_was_reaped_changes_nothing(store: StatusStore)
     lost = claim(store, w, T0)
     store.reap([w], T0 + 11)
 
-    assert store.finish(w, lost.batch_id, [broken(lost.files[0])], T0 + 12) == []
+    assert store.finish(w, lost.batch_id, [broken(lost.files[0])], T0 + 12) == Finished(ignored=1)
     assert rec(store, key("a")).status is TODO
     assert len(store.history(BUCKET, key("a"))) == 3
 
@@ -721,7 +756,7 @@ def test_a_successful_outcome_makes_the_file_done_with_output_and_end_time(
     register(store, obj("a"), workflow=ONE)
     batch = claim(store, ONE)
 
-    finished = store.finish(ONE, batch.batch_id, [ok(batch.files[0])], T0 + 42)
+    finished = finish(store, ONE, batch.batch_id, [ok(batch.files[0])], T0 + 42)
 
     assert moves(finished) == [(PROCESSING, DONE)]
     assert finished[0].at == T0 + 42
@@ -739,7 +774,7 @@ def test_a_terminal_failure_makes_the_file_failed_with_its_error(store: StatusSt
     register(store, obj("a"), workflow=w)
     batch = claim(store, w)
 
-    finished = store.finish(w, batch.batch_id, [broken(batch.files[0], "row 7: 'x'")], T0 + 3)
+    finished = finish(store, w, batch.batch_id, [broken(batch.files[0], "row 7: 'x'")], T0 + 3)
 
     assert moves(finished) == [(PROCESSING, FAILED)]
     record = rec(store, key("a"))
@@ -755,7 +790,7 @@ def test_a_retryable_failure_returns_the_file_to_todo_claimable_after_the_backof
     register(store, obj("a"), workflow=w)
     batch = claim(store, w, T0)
 
-    finished = store.finish(w, batch.batch_id, [flaky(batch.files[0])], T0 + 10)
+    finished = finish(store, w, batch.batch_id, [flaky(batch.files[0])], T0 + 10)
 
     assert moves(finished) == [(PROCESSING, TODO)]
     record = rec(store, key("a"))
@@ -783,12 +818,12 @@ def test_a_retryable_failure_on_the_last_attempt_fails_the_file(store: StatusSto
     w = wf(batch_size=1, max_attempts=2, retry_backoff=5)
     register(store, obj("a"), workflow=w)
     first = claim(store, w, T0)
-    assert moves(store.finish(w, first.batch_id, [flaky(first.files[0])], T0 + 1)) == [
+    assert moves(finish(store, w, first.batch_id, [flaky(first.files[0])], T0 + 1)) == [
         (PROCESSING, TODO)
     ]
     second = claim(store, w, T0 + 100)
 
-    finished = store.finish(w, second.batch_id, [flaky(second.files[0], "disk gone")], T0 + 101)
+    finished = finish(store, w, second.batch_id, [flaky(second.files[0], "disk gone")], T0 + 101)
 
     assert moves(finished) == [(PROCESSING, FAILED)]
     record = rec(store, key("a"))
@@ -816,18 +851,20 @@ def test_each_files_outcome_is_recorded_on_its_own(store: StatusStore) -> None:
     batch = claim(store, w, T0 + 1)
     a, b = sorted(batch.files, key=lambda f: f.key)
 
-    first = store.finish(w, batch.batch_id, [ok(a)], T0 + 2)
+    first = finish(store, w, batch.batch_id, [ok(a)], T0 + 2)
 
     assert [(t.key, t.new_status) for t in first] == [(a.key, DONE)]
     assert rec(store, b.key).status is PROCESSING
     assert [x for x, _, _ in store.active_batches()] == [batch.batch_id]
     assert store.renew(batch.batch_id, T0 + 1000) is True
 
-    second = store.finish(w, batch.batch_id, [broken(b)], T0 + 3)
+    second = finish(store, w, batch.batch_id, [broken(b)], T0 + 3)
 
     assert [(t.key, t.new_status) for t in second] == [(b.key, FAILED)]
     assert store.active_batches() == []
-    assert store.finish(w, batch.batch_id, [ok(a), ok(b)], T0 + 4) == []  # already recorded
+    assert store.finish(w, batch.batch_id, [ok(a), ok(b)], T0 + 4) == Finished(
+        ignored=2
+    )  # recorded
     assert (rec(store, a.key).status, rec(store, b.key).status) == (DONE, FAILED)
 
 
@@ -836,7 +873,7 @@ def test_an_outcome_reported_twice_is_recorded_once(store: StatusStore) -> None:
     batch = claim(store, ONE)
     (a,) = batch.files
 
-    finished = store.finish(ONE, batch.batch_id, [ok(a), ok(a)], T0 + 1)
+    finished = finish(store, ONE, batch.batch_id, [ok(a), ok(a)], T0 + 1)
 
     assert moves(finished) == [(PROCESSING, DONE)]
     assert moves(store.history(BUCKET, a.key)) == [
@@ -961,14 +998,14 @@ def test_every_status_change_writes_exactly_one_transition(store: StatusStore) -
     returned += register(store, obj("a"), obj("b"), obj("c", mtime=T0 + 1), workflow=w)
     first = claim(store, w, T0 + 1)  # a, b
     a, b = sorted(first.files, key=lambda f: f.key)
-    returned += store.finish(w, first.batch_id, [ok(a), flaky(b)], T0 + 2)
+    returned += finish(store, w, first.batch_id, [ok(a), flaky(b)], T0 + 2)
     returned += store.reap([w], T0 + 3)  # nothing expired
     second = claim(store, w, T0 + 4)  # b, c
     returned += store.release_batch(second.batch_id, T0 + 5, "stopping")
     third = claim(store, w, T0 + 6)
     returned += store.reap([w], T0 + 17)  # lease expired
     fourth = claim(store, w, T0 + 18)
-    returned += store.finish(w, fourth.batch_id, [broken(f) for f in fourth.files], T0 + 19)
+    returned += finish(store, w, fourth.batch_id, [broken(f) for f in fourth.files], T0 + 19)
     returned += store.retry(BUCKET, None, T0 + 20)
     returned += register(store, obj("a", etag="v2"), workflow=w, now=T0 + 21)
 
@@ -1241,7 +1278,7 @@ def test_a_store_reopened_on_the_same_ledger_sees_everything(ledger: Ledger) -> 
     assert moves(reopened.history(BUCKET, key("a"))) == [(None, TODO), (TODO, PROCESSING)]
     assert reopened.active_batches() == [(batch.batch_id, OWNER, batch.lease_until)]
     assert [u.key for u in reopened.unrouted()] == ["misc/x.txt"]
-    assert moves(reopened.finish(ONE, batch.batch_id, [ok(batch.files[0])], T0 + 1)) == [
+    assert moves(finish(reopened, ONE, batch.batch_id, [ok(batch.files[0])], T0 + 1)) == [
         (PROCESSING, DONE)
     ]
     assert rec(second, key("a")).status is DONE

@@ -50,9 +50,11 @@ class FileRecord:
 RECORD_FIELDS = tuple(f.name for f in fields(FileRecord))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Transition:
-    """One status change with the record before and after (the change stream)."""
+    """One status change with the record before and after (the change stream). Not frozen:
+    its images are dicts (mutable either way), and ledgers build thousands per call — a frozen
+    dataclass's __init__ was most of that cost."""
 
     id: int
     bucket: str
@@ -74,6 +76,29 @@ class Batch:
     workflow: str
     files: tuple[FileRecord, ...]
     lease_until: float
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """What recording a batch's outcomes did to its files: ended DONE or FAILED, back to TODO
+    to be retried after a retryable failure, back to TODO because the file changed while it
+    was processed (`requeued`), or nothing because the batch no longer holds the file (its
+    lease was lost: `ignored`). The changes themselves are in the change stream."""
+
+    done: int = 0
+    failed: int = 0
+    retried: int = 0
+    requeued: int = 0
+    ignored: int = 0
+
+    def __add__(self, other: Finished) -> Finished:
+        return Finished(
+            self.done + other.done,
+            self.failed + other.failed,
+            self.retried + other.retried,
+            self.requeued + other.requeued,
+            self.ignored + other.ignored,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ingestflow.domain.records import Batch, FileOutcome, Transition
-from ingestflow.domain.status import Status
+from ingestflow.domain.records import Batch, FileOutcome, Finished
 from ingestflow.domain.transform import TransformSpec
 from ingestflow.domain.workflow import Workflow
 from ingestflow.ports import Engine, StatusStore
@@ -18,12 +17,9 @@ Clock = Callable[[], float]
 @dataclass
 class BatchResult:
     batch_id: str
-    transitions: list[Transition] = field(default_factory=list)
+    finished: Finished = field(default_factory=Finished)
     outcomes: list[FileOutcome] = field(default_factory=list)
-    released: int = 0
-
-    def count(self, status: Status) -> int:
-        return sum(1 for t in self.transitions if t.new_status is status)
+    released: int = 0  # files given back unstarted (a stop during the batch)
 
 
 class _LeaseKeeper(threading.Thread):
@@ -64,7 +60,7 @@ def execute_batch(
     try:
         for outcomes in engine.run(workflow.name, batch.files, spec):
             result.outcomes += outcomes
-            result.transitions += store.finish(workflow, batch.batch_id, outcomes, clock())
+            result.finished += store.finish(workflow, batch.batch_id, outcomes, clock())
             if on_file is not None:
                 for outcome in outcomes:
                     on_file(outcome)
@@ -75,5 +71,4 @@ def execute_batch(
         if len(result.outcomes) < len(batch.files):
             released = store.release_batch(batch.batch_id, clock(), "released at shutdown")
             result.released = len(released)
-            result.transitions += released
     return result

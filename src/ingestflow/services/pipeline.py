@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from ingestflow.domain.batching import age_deadline
 from ingestflow.domain.records import Batch, FileOutcome
-from ingestflow.domain.status import Status
 from ingestflow.domain.transform import TransformSpec
 from ingestflow.domain.workflow import Workflow
 from ingestflow.ports import Engine, EventSource, StatusStore
@@ -40,13 +39,9 @@ class RunSummary:
 
     def add(self, result: BatchResult) -> None:
         self.batches += 1
-        self.done += result.count(Status.DONE)
-        self.failed += result.count(Status.FAILED)
-        self.retried += sum(
-            1
-            for t in result.transitions
-            if t.new_status is Status.TODO and t.reason == "retryable failure"
-        )
+        self.done += result.finished.done
+        self.failed += result.finished.failed
+        self.retried += result.finished.retried
 
 
 class Pipeline:
@@ -121,8 +116,8 @@ class Pipeline:
                 batch.batch_id[:12],
                 workflow.name,
                 len(batch.files),
-                result.count(Status.DONE),
-                result.count(Status.FAILED),
+                result.finished.done,
+                result.finished.failed,
                 result.released,
                 time.perf_counter() - started,
             )

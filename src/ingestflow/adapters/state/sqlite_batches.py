@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from ingestflow.adapters.state.sqlite_bulk import transitions_sql
 from ingestflow.adapters.state.sqlite_reads import SqliteReads
 from ingestflow.adapters.state.sqlite_rows import (
     ATTEMPTS,
@@ -32,7 +33,7 @@ from ingestflow.adapters.state.sqlite_rows import (
 )
 from ingestflow.adapters.state.sqlite_schema import FOLDER_INDEX
 from ingestflow.domain.batching import Backlog, readiness, take_within_limits
-from ingestflow.domain.records import Batch, FileOutcome, Transition
+from ingestflow.domain.records import Batch, FileOutcome, Finished, Transition
 from ingestflow.domain.workflow import MAX_DURATION, Workflow
 
 _RUNNING = f"{SELECT_WITH_ID} INDEXED BY workflow_status_running"
@@ -70,6 +71,36 @@ _R = 1
 _CLAIMED = (STATUS, ATTEMPTS, BATCH_ID, LEASE_UNTIL, START_TIME, END_TIME, ERROR)
 _REQUEUED = (STATUS, ATTEMPTS, BATCH_ID, LEASE_UNTIL, ERROR)
 _ENDED = (STATUS, LEASE_UNTIL, END_TIME, ERROR, OUTPUT)
+# The transitions of a claim (rows `:ids`, a JSON array) and of a batch's successful files
+# (`:pairs`, JSON [row id, output] pairs), written before their UPDATE (see sqlite_bulk).
+_CLAIM_TRANSITIONS = transitions_sql(
+    "PROCESSING",
+    {
+        STATUS: "'PROCESSING'",
+        ATTEMPTS: "workflow_status.attempts + 1",
+        BATCH_ID: ":batch",
+        LEASE_UNTIL: ":lease",
+        START_TIME: ":at",
+        END_TIME: "NULL",
+        ERROR: "NULL",
+    },
+    _CLAIMED,
+    "FROM json_each(:ids) JOIN workflow_status ON workflow_status.id = json_each.value"
+    " ORDER BY json_each.key",
+)
+_DONE_TRANSITIONS = transitions_sql(
+    "DONE",
+    {
+        STATUS: "'DONE'",
+        LEASE_UNTIL: "NULL",
+        END_TIME: ":at",
+        ERROR: "NULL",
+        OUTPUT: "json_extract(json_each.value, '$[1]')",
+    },
+    _ENDED,
+    "FROM json_each(:pairs) JOIN workflow_status"
+    " ON workflow_status.id = json_extract(json_each.value, '$[0]') ORDER BY json_each.key",
+)
 
 
 def _backlog(rows: Sequence[Row]) -> Backlog:
@@ -132,12 +163,14 @@ class SqliteBatches(SqliteReads):
                 )
                 for row in chosen
             ]
-            writer.record_many(items, "claimed", _CLAIMED)
+            ids = orjson.dumps([r[0] for r in chosen]).decode()
+            params = {"ids": ids, "batch": batch_id, "lease": lease_until}
+            writer.record_bulk(items, "claimed", _CLAIM_TRANSITIONS, params)
             db.execute(
                 "UPDATE workflow_status SET status = 'PROCESSING', attempts = attempts + 1,"
                 " batch_id = ?, lease_until = ?, start_time = ?, end_time = NULL, error = NULL"
                 " WHERE id IN (SELECT value FROM json_each(?))",
-                (batch_id, lease_until, now, orjson.dumps([r[0] for r in chosen]).decode()),
+                (batch_id, lease_until, now, ids),
             )
             writer.flush(returning=False)
             db.execute(
@@ -162,10 +195,11 @@ class SqliteBatches(SqliteReads):
 
     def finish(
         self, workflow: Workflow, batch_id: str, outcomes: Sequence[FileOutcome], now: float
-    ) -> list[Transition]:
+    ) -> Finished:
         first: dict[str, FileOutcome] = {}
         for outcome in outcomes:  # a repeated report must not change the file twice
             first.setdefault(outcome.key, outcome)
+        kinds = {"done": 0, "failed": 0, "retried": 0, "requeued": 0, "ignored": 0}
         with self._tx() as db:
             if len(first) > _FEW:  # most of a batch: one range of the index, filtered here
                 rows = db.execute(
@@ -183,7 +217,8 @@ class SqliteBatches(SqliteReads):
             for key, outcome in first.items():
                 row = found.get(key)
                 if row is None:
-                    continue  # lease lost: another worker owns the file now
+                    kinds["ignored"] += 1  # lease lost: another worker owns the file now
+                    continue
                 if outcome.ok and row[_R + ETAG] == outcome.etag:  # the common case, in bulk
                     old = row[_R:]
                     new = (
@@ -198,34 +233,38 @@ class SqliteBatches(SqliteReads):
                     )
                     done.append((row[0], old, new))
                 else:
-                    self._record_outcome(writer, workflow, row, outcome, now)
-            writer.record_many(done, "processed", _ENDED)
+                    kinds[self._record_outcome(writer, workflow, row, outcome, now)] += 1
             if done:
-                pairs = orjson.dumps([(row_id, new[OUTPUT]) for row_id, _, new in done])
-                db.execute(_DONE_UPDATE, (now, pairs.decode()))
-            out = writer.flush()
+                pairs = orjson.dumps([(row_id, new[OUTPUT]) for row_id, _, new in done]).decode()
+                writer.record_bulk(done, "processed", _DONE_TRANSITIONS, {"pairs": pairs})
+                db.execute(_DONE_UPDATE, (now, pairs))
+            writer.flush(returning=False)
             self._close_batch_if_empty(db, batch_id, "FINISHED")
-        return out
+        kinds["done"] += len(done)
+        return Finished(**kinds)
 
     @staticmethod
     def _record_outcome(
         writer: ChangeWriter, workflow: Workflow, row: Row, outcome: FileOutcome, now: float
-    ) -> None:
+    ) -> str:
+        """Write one outcome that is not a plain success; which kind of change it was."""
         old = row[_R:]
         head, attempts, start = old[:STATUS], old[ATTEMPTS], old[START_TIME]
         if old[ETAG] != outcome.etag:
             new = (*head, "TODO", 0, None, None, start, old[END_TIME], None, old[OUTPUT])
             writer.update(row[0], old, new, "changed during processing", 0.0, _REQUEUED)
-        elif outcome.retryable and attempts < workflow.max_attempts:
+            return "requeued"
+        if outcome.retryable and attempts < workflow.max_attempts:
             # Capped: 2**attempts grows past any sensible (and any representable) delay.
             delay = min(workflow.retry_backoff * 2 ** min(max(0, attempts - 1), 60), MAX_DURATION)
             end = old[END_TIME]
             new = (*head, "TODO", attempts, None, None, start, end, outcome.error, old[OUTPUT])
             writer.update(row[0], old, new, "retryable failure", now + delay, _REQUEUED)
-        else:
-            batch = old[BATCH_ID]
-            new = (*head, "FAILED", attempts, batch, None, start, now, outcome.error, old[OUTPUT])
-            writer.update(row[0], old, new, "failed", changed=_ENDED)
+            return "retried"
+        batch = old[BATCH_ID]
+        new = (*head, "FAILED", attempts, batch, None, start, now, outcome.error, old[OUTPUT])
+        writer.update(row[0], old, new, "failed", changed=_ENDED)
+        return "failed"
 
     def _close_batch_if_empty(self, db: sqlite3.Connection, batch_id: str, state: str) -> None:
         left = db.execute(

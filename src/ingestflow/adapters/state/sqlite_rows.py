@@ -122,13 +122,15 @@ class ChangeWriter:
         self._fresh_reason = "registered"
         self._updates: dict[tuple[tuple[int, ...], bool], list[Sequence[Any]]] = {}
         self._changes: list[tuple[Row, Row, str, tuple[int, ...]]] = []
+        self._bulk = 0  # status changes written by record_bulk (not returned by flush)
         self._counts: dict[tuple[str, str], list[int]] = {}
         self._checked: set[tuple[str | None, str]] = set()
 
     @property
     def changes(self) -> int:
         """How many status changes (transitions) `flush` writes."""
-        return len(self._changes) + sum(len(fresh) for fresh in self._fresh)
+        fresh = sum(len(rows) for rows in self._fresh)
+        return len(self._changes) + fresh + self._bulk
 
     def _count(self, row: Row, sign: int) -> None:
         delta = self._counts.get((row[WORKFLOW], row[STATUS]))
@@ -179,22 +181,42 @@ class ChangeWriter:
             self._count(old, -1)
             self._count(new, 1)
 
-    def record_many(
-        self, items: Sequence[tuple[int, Row, Row]], reason: str, changed: tuple[int, ...]
+    def record_bulk(
+        self,
+        items: Sequence[tuple[int, Row, Row]],
+        reason: str,
+        statement: str,
+        params: dict[str, Any],
     ) -> None:
-        """The transitions and counters of status changes whose rows the caller writes itself
-        (one statement for a whole claim: the hot path)."""
-        changes, checked, count = self._changes, self._checked, self._count
+        """Status changes of many rows (row id, old, new) that the caller writes itself with
+        one UPDATE (a claim, a batch's successful files: the hot paths). Their transitions are
+        written now by `statement` (sqlite_bulk.transitions_sql, given `params`), which reads
+        the rows before that UPDATE and numbers them in the order of `items`; the counters
+        are updated at `flush`. The moves keep each file's size."""
+        moves: dict[tuple[str, str, str, str], list[int]] = {}  # counted per kind of move
         for _, old, new in items:
-            if (old[STATUS], new[STATUS]) not in checked:
-                self._check(old[STATUS], new[STATUS])
-            changes.append((old, new, reason, changed))
-            count(old, -1)
-            count(new, 1)
+            move = (old[WORKFLOW], old[STATUS], new[WORKFLOW], new[STATUS])
+            delta = moves.get(move)
+            if delta is None:
+                delta = moves[move] = [0, 0]
+            delta[0] += 1
+            delta[1] += old[SIZE]
+        for (workflow, status, new_workflow, new_status), (files, size) in moves.items():
+            self._check(status, new_status)
+            for key, sign in (((workflow, status), -1), ((new_workflow, new_status), 1)):
+                counted = self._counts.setdefault(key, [0, 0])
+                counted[0] += sign * files
+                counted[1] += sign * size
+        if not items:
+            return
+        cursor = self._db.execute(statement, {**params, "at": self._now, "reason": reason})
+        if cursor.rowcount != len(items):
+            raise RuntimeError(f"wrote {cursor.rowcount} transitions for {len(items)} changes")
+        self._bulk += len(items)
 
     def flush(self, returning: bool = True) -> list[Transition]:
         """Write everything; the transitions written, in id order (new records first; none
-        are built when not `returning`)."""
+        are built when not `returning`; those of record_bulk never are)."""
         db, now, counts = self._db, self._now, self._counts
         if self._fresh:  # rows are numbered after the last one: see _INSERT_REGISTERED
             last_row = db.execute("SELECT coalesce(max(id), 0) FROM workflow_status").fetchone()
@@ -217,7 +239,7 @@ class ChangeWriter:
             " bytes = bytes + excluded.bytes",
             [(w, s, n, b) for (w, s), (n, b) in self._counts.items() if n or b],
         )
-        if not self.changes:
+        if not self._changes and not self._fresh:
             return []
         seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'transitions'").fetchone()
         first_id = (seq[0] if seq else 0) + 1
