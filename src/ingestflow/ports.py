@@ -5,10 +5,11 @@ Every StatusStore adapter passes tests/contract/test_status_store_contract.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
 from ingestflow.domain.batching import Backlog
+from ingestflow.domain.metrics import Point, SinkState
 from ingestflow.domain.records import (
     Batch,
     FileOutcome,
@@ -109,6 +110,54 @@ class StatusStore(Protocol):
     def transitions_after(self, checkpoint: int, limit: int = 1000) -> list[Transition]:
         """Transitions with id > checkpoint, in id order (the change stream)."""
 
+    def last_transition_id(self) -> int:
+        """The id of the newest transition (0 when there is none)."""
+
+    def ended_between(
+        self, start: float, end: float, after: int = 0, limit: int = 10_000
+    ) -> list[Transition]:
+        """Transitions to DONE or FAILED with `start <= at < end` and id > `after`, in id
+        order, at most `limit` (page on with the last id): count buckets and windows."""
+
+    # -- metrics sinks' checkpoints (see domain.metrics.SinkState) --
+
+    def sink_states(self) -> list[SinkState]:
+        """Every sink's checkpoint, by name."""
+
+    def lease_sink(
+        self, sink: str, owner: str, now: float, lease: float, take_over: str | None = None
+    ) -> SinkState | None:
+        """Take (or renew) the sink for `owner` until `now + lease`, creating its checkpoint
+        at position 0; None when another owner holds an unexpired lease (unless that owner is
+        `take_over`: a holder known to be dead)."""
+
+    def mark_in_flight(self, sink: str, owner: str, upto: int) -> bool:
+        """Note that transitions up to `upto` are being sent (before sending); False when
+        `owner` no longer holds the sink."""
+
+    def advance_sink(
+        self,
+        sink: str,
+        owner: str,
+        position: int,
+        now: float,
+        dropped: int = 0,
+        totals: Mapping[str, float] | None = None,
+    ) -> bool:
+        """Record a delivery up to `position` (clearing `in_flight` and the last error), add
+        `dropped`, and add `totals` (series -> delta) to the sink's running totals, in one
+        transaction. False (and nothing written) when `owner` no longer holds the sink."""
+
+    def sink_failed(self, sink: str, owner: str, error: str, now: float) -> None:
+        """Record a failed delivery (the checkpoint stays; `in_flight` is cleared: the sink
+        said it did not take the points)."""
+
+    def release_sink(self, sink: str, owner: str) -> None:
+        """Give the sink up (end of the lease) so another forwarder may take it at once."""
+
+    def metric_totals(self, sink: str) -> dict[str, float]:
+        """The running totals a sink folded into the ledger (series -> value)."""
+
     def set_unrouted(self, files: Sequence[UnroutedFile]) -> None:
         """Replace the list of landing files that no workflow takes."""
 
@@ -165,3 +214,22 @@ class Engine(Protocol):
 
     def close(self) -> None:
         """Release resources and remove this engine's temporary files."""
+
+
+class MetricsSink(Protocol):
+    """Delivers metric points (domain.metrics) to one system: Datadog's API, DogStatsD, JSON
+    lines. `counts`: "totals" when count points must be whole bucket totals (the receiver keeps
+    the last value per timestamp and tags: Datadog's API), "increments" when one point per file
+    (the receiver adds: DogStatsD, JSON lines). `max_age`: points older than this many seconds
+    are not sent (the receiver refuses them), None for no limit."""
+
+    name: str
+    counts: str
+    max_age: float | None
+
+    def send(self, points: Sequence[Point]) -> None:
+        """Deliver `points` (any number: the sink splits them into requests within its
+        limits). Raises SinkError when they were not all taken."""
+
+    def close(self) -> None:
+        """Flush anything buffered and release the connection."""

@@ -6,6 +6,7 @@ IngestflowError
 ├── InvalidTransitionError a status change the state machine does not allow
 ├── LedgerError            the status store failed or was asked something impossible
 ├── MissingExtraError      an optional back-end is not installed
+├── SinkError              a metrics sink did not take points (kind: retry, rejected, auth)
 └── FileProcessingError    one file could not be processed
     ├── TransientError     worth retrying (I/O, lost connection)
     └── TerminalError      retrying cannot help (parse, schema, corrupt input)
@@ -44,6 +45,19 @@ class MissingExtraError(IngestflowError):
 
     def __init__(self, extra: str, what: str) -> None:
         super().__init__(f"{what} needs an optional extra: pip install 'ingestflow[{extra}]'")
+
+
+class SinkError(IngestflowError):
+    """A metrics sink did not take a delivery. `kind`: RETRY (unreachable, 5xx, 429, a
+    timeout: try again later, with backoff), REJECTED (the sink refused these points, e.g. a
+    4xx on the payload: retrying cannot help, they are dropped and counted) or AUTH (401/403:
+    the credentials are wrong; the sink stops until restarted, its backlog kept)."""
+
+    RETRY, REJECTED, AUTH = "retry", "rejected", "auth"
+
+    def __init__(self, message: str, kind: str = RETRY) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class FileProcessingError(IngestflowError):

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 
 from ingestflow.adapters.state.sqlite_batches import SqliteBatches
+from ingestflow.adapters.state.sqlite_metrics import SqliteMetrics
 from ingestflow.adapters.state.sqlite_rows import (
     ETAG,
     FRESH_TAIL,
@@ -28,7 +29,7 @@ _CHUNK = 5000  # keys looked up per query by register
 _EXISTING = f"{SELECT_WITH_ID} WHERE bucket = ? AND key IN (SELECT value FROM json_each(?))"
 
 
-class SqliteStatusStore(SqliteBatches):
+class SqliteStatusStore(SqliteMetrics, SqliteBatches):
     """StatusStore on SQLite; see SqliteDb for the transaction model.
 
     `SqliteStatusStore(path, busy_timeout=60.0, *, read_only=False)`: `read_only` opens an

@@ -14,21 +14,23 @@ update of one of its columns), so each one below is there for a query that needs
   one of them once, when it ends;
 - `workflow_status_todo_folder` (created only once a workflow has a `ready_marker`, see
   FOLDER_INDEX): the TODO files of one folder, for completeness markers;
-- `transitions_by_key`: history of one file.
+- `transitions_by_key`: history of one file;
+- `transitions_ended`: files that ended, by time (metric count buckets, metric windows).
 
 Schema versions (`ledger_info.schema_version`): 1 (no row) the first release; 2 adds the
 `markers` table and `workflow_status_done` / `workflow_status_failed` /
 `workflow_status_running`, drops `workflow_status_by_status` / `workflow_status_batch_key`
 (every status change updated them) and stores compact transition images (see sqlite_rows). A
 ledger of version 1 is upgraded in place when opened for writing; readers understand both image
-formats.
+formats. 3 adds the metrics sinks' checkpoints (`metric_sinks`, `metric_totals`) and the
+`transitions_ended` index.
 """
 
 from __future__ import annotations
 
 from ingestflow.domain.records import RECORD_FIELDS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 DDL = """
 CREATE TABLE IF NOT EXISTS workflow_status (
@@ -131,6 +133,32 @@ CREATE TABLE IF NOT EXISTS markers (
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS ledger_info (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+-- Files that ended (DONE or FAILED) by time: metric count buckets and `ingestflow metrics`
+-- windows. Partial: the other transitions (registered, claimed, ...) do not pay for it.
+CREATE INDEX IF NOT EXISTS transitions_ended ON transitions (at)
+    WHERE to_status IN ('DONE', 'FAILED');
+
+-- Each metrics sink's checkpoint in the change stream (domain.metrics.SinkState).
+CREATE TABLE IF NOT EXISTS metric_sinks (
+    sink         TEXT PRIMARY KEY,
+    position     INTEGER NOT NULL DEFAULT 0,
+    in_flight    INTEGER,
+    owner        TEXT,
+    lease_until  REAL,
+    last_error   TEXT,
+    last_success REAL,
+    dropped      INTEGER NOT NULL DEFAULT 0,
+    updated_at   REAL NOT NULL
+);
+
+-- Running totals a sink folds into the ledger with its checkpoint (Prometheus counters).
+CREATE TABLE IF NOT EXISTS metric_totals (
+    sink   TEXT NOT NULL,
+    series TEXT NOT NULL,
+    value  REAL NOT NULL,
+    PRIMARY KEY (sink, series)
+) WITHOUT ROWID;
 """
 
 # Only workflows with a `ready_marker` look files up by folder: ledgers without one do not pay

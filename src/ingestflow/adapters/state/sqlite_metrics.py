@@ -1,0 +1,131 @@
+"""The metrics side of the SQLite ledger: the change stream's end, ended files by time, and each
+metrics sink's checkpoint (one lease holder at a time) with its running totals."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ingestflow.adapters.state.sqlite_db import SqliteDb
+from ingestflow.adapters.state.sqlite_rows import to_transition
+from ingestflow.domain.metrics import SinkState
+from ingestflow.domain.records import Transition
+
+_SINK_COLUMNS = (
+    "sink, position, in_flight, owner, lease_until, last_error, last_success, dropped, updated_at"
+)
+_ENDED = (
+    "SELECT id, bucket, key, workflow, from_status, to_status, at, reason, old_image, new_image"
+    " FROM transitions{hint} WHERE to_status IN ('DONE', 'FAILED') AND at >= ? AND at < ?"
+    " AND id > ? ORDER BY id LIMIT ?"
+)
+
+
+def _state(row: tuple[Any, ...]) -> SinkState:
+    return SinkState(
+        str(row[0]),
+        int(row[1]),
+        None if row[2] is None else int(row[2]),
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        int(row[7]),
+        float(row[8]),
+    )
+
+
+class SqliteMetrics(SqliteDb):
+    def last_transition_id(self) -> int:
+        rows = self._read("SELECT coalesce(max(id), 0) FROM transitions")
+        return int(rows[0][0])
+
+    def ended_between(
+        self, start: float, end: float, after: int = 0, limit: int = 10_000
+    ) -> list[Transition]:
+        query = _ENDED.format(hint=self._hint("transitions_ended"))
+        rows = self._read(query, (start, end, after, limit))
+        return [to_transition(r) for r in rows]
+
+    def sink_states(self) -> list[SinkState]:
+        if not self._has_table("metric_sinks"):  # a read-only ledger of an older release
+            return []
+        rows = self._read(f"SELECT {_SINK_COLUMNS} FROM metric_sinks ORDER BY sink")
+        return [_state(r) for r in rows]
+
+    def lease_sink(
+        self, sink: str, owner: str, now: float, lease: float, take_over: str | None = None
+    ) -> SinkState | None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO metric_sinks (sink, updated_at) VALUES (?, ?)"
+                " ON CONFLICT (sink) DO NOTHING",
+                (sink, now),
+            )
+            taken = db.execute(
+                "UPDATE metric_sinks SET owner = ?, lease_until = ?, updated_at = ?"
+                " WHERE sink = ? AND (owner IS NULL OR owner IN (?, ?) OR lease_until < ?)"
+                f" RETURNING {_SINK_COLUMNS}",
+                (owner, now + lease, now, sink, owner, take_over or owner, now),
+            ).fetchone()
+        return None if taken is None else _state(taken)
+
+    def mark_in_flight(self, sink: str, owner: str, upto: int) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE metric_sinks SET in_flight = ? WHERE sink = ? AND owner = ?",
+                (upto, sink, owner),
+            )
+            return cur.rowcount > 0
+
+    def advance_sink(
+        self,
+        sink: str,
+        owner: str,
+        position: int,
+        now: float,
+        dropped: int = 0,
+        totals: Mapping[str, float] | None = None,
+    ) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE metric_sinks SET position = max(position, ?), in_flight = NULL,"
+                " last_error = NULL, last_success = ?, dropped = dropped + ?, updated_at = ?"
+                " WHERE sink = ? AND owner = ?",
+                (position, now, dropped, now, sink, owner),
+            )
+            if cur.rowcount == 0:
+                return False
+            if totals:
+                db.executemany(
+                    "INSERT INTO metric_totals (sink, series, value) VALUES (?, ?, ?)"
+                    " ON CONFLICT (sink, series) DO UPDATE SET value = value + excluded.value",
+                    [(sink, series, delta) for series, delta in totals.items()],
+                )
+            return True
+
+    def sink_failed(self, sink: str, owner: str, error: str, now: float) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE metric_sinks SET last_error = ?, in_flight = NULL, updated_at = ?"
+                " WHERE sink = ? AND owner = ?",
+                (error, now, sink, owner),
+            )
+
+    def release_sink(self, sink: str, owner: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE metric_sinks SET owner = NULL, lease_until = NULL"
+                " WHERE sink = ? AND owner = ?",
+                (sink, owner),
+            )
+
+    def metric_totals(self, sink: str) -> dict[str, float]:
+        if not self._has_table("metric_totals"):
+            return {}
+        rows = self._read("SELECT series, value FROM metric_totals WHERE sink = ?", (sink,))
+        return {str(series): float(value) for series, value in rows}
+
+    def _has_table(self, name: str) -> bool:
+        found = self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        return bool(found)
