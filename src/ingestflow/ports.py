@@ -6,7 +6,7 @@ Every StatusStore adapter passes tests/contract/test_status_store_contract.py.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ingestflow.domain.batching import Backlog
 from ingestflow.domain.metrics import Point, SinkState
@@ -233,3 +233,12 @@ class MetricsSink(Protocol):
 
     def close(self) -> None:
         """Flush anything buffered and release the connection."""
+
+
+@runtime_checkable
+class FoldingSink(MetricsSink, Protocol):
+    """A sink whose values live in the ledger (Prometheus counters, served at scrape time):
+    the forwarder stores `fold(points)` (series -> delta) with the checkpoint in one
+    transaction instead of calling `send`."""
+
+    def fold(self, points: Sequence[Point]) -> dict[str, float]: ...

@@ -11,6 +11,7 @@ from typing import Any
 
 from ingestflow.config import sections
 from ingestflow.config.known import check_known
+from ingestflow.config.metrics import parse_metrics, parse_server
 from ingestflow.config.overrides import apply_overrides
 from ingestflow.config.sections import SECTION_KEYS, ledger_path
 from ingestflow.config.settings import Settings
@@ -22,7 +23,9 @@ from ingestflow.domain.errors import ConfigError
 __all__ = ["CONFIG_NAME", "find_config", "ledger_path", "load_settings"]
 
 CONFIG_NAME = "ingestflow.toml"
-TOP_KEYS = frozenset({*SECTION_KEYS, "schedule_interval", "workflows", "transforms", "env"})
+TOP_KEYS = frozenset(
+    {*SECTION_KEYS, "schedule_interval", "workflows", "transforms", "env", "metrics"}
+)
 # A tick shorter than this is a busy loop (listing, reaper, readiness checks back to back).
 MIN_SCHEDULE_INTERVAL = 0.01
 
@@ -145,6 +148,8 @@ def load_settings(
         engine_memory_limit=sections.memory_limit(engine_t.get("memory_limit")),
         workflows=workflows,
         transforms=transforms,
+        metrics=parse_metrics(raw, env_name, base),
+        server=parse_server(raw),
         warnings=tuple(warnings),
     )
     sections.check_paths(landing, output, ledger)

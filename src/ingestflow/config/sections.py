@@ -18,6 +18,7 @@ SECTION_KEYS: dict[str, frozenset[str]] = {
     "output": frozenset({"path", "compression"}),
     "ledger": frozenset({"url"}),
     "engine": frozenset({"name", "threads", "memory_limit"}),
+    "server": frozenset({"host", "port", "token_env"}),
 }
 COMPRESSIONS = ("snappy", "zstd", "gzip", "lz4", "none")
 MAX_THREADS = 1024

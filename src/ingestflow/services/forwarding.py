@@ -15,6 +15,8 @@ checkpoint. What makes every DONE file count once:
   until the process restarts (its backlog kept).
 
 Backlog gauges are sent at most every `gauge_interval` by the lease holder (one writer).
+A FoldingSink (Prometheus) is not sent to: its points are folded into running totals stored
+with the checkpoint in one ledger transaction, so they count once by construction.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from ingestflow.domain.metrics import (
 )
 from ingestflow.domain.records import Transition
 from ingestflow.domain.workflow import Workflow
-from ingestflow.ports import MetricsSink, StatusStore
+from ingestflow.ports import FoldingSink, MetricsSink, StatusStore
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -166,6 +168,11 @@ class Forwarder:
         points += gauges
         if not points:
             self.store.advance_sink(sink.name, self.owner, upto, now)
+            return "sent" if batch else "done"
+        if isinstance(sink, FoldingSink):  # totals kept in the ledger: one transaction
+            totals = sink.fold(points)
+            if not self.store.advance_sink(sink.name, self.owner, upto, now, dropped, totals):
+                return "waiting"
             return "sent" if batch else "done"
         if not self.store.mark_in_flight(sink.name, self.owner, upto):
             return "waiting"  # the lease was lost meanwhile

@@ -1,0 +1,1 @@
+"""Metrics sinks: Datadog API, DogStatsD, Prometheus, JSON lines."""
