@@ -156,12 +156,16 @@ def _datadog(table: dict[str, Any] | None, base: Path) -> DatadogSettings | None
         _text(tag, f"{where}.tags", _TAG, "a 'key:value' tag (the key starts with a letter)")
     return DatadogSettings(
         api_key_env=_text(
-            table.get("api_key_env", "DD_API_KEY"), f"{where}.api_key_env", _ENV_NAME,
+            table.get("api_key_env", "DD_API_KEY"),
+            f"{where}.api_key_env",
+            _ENV_NAME,
             "an environment variable name",
         ),  # fmt: skip
         api_key_file=path,
         app_key_env=_text(
-            table.get("app_key_env", "DD_APP_KEY"), f"{where}.app_key_env", _ENV_NAME,
+            table.get("app_key_env", "DD_APP_KEY"),
+            f"{where}.app_key_env",
+            _ENV_NAME,
             "an environment variable name",
         ),  # fmt: skip
         site=_text(table.get("site", "datadoghq.com"), f"{where}.site", _SITE, "a Datadog site"),

@@ -32,9 +32,7 @@ class Secret:
         return hash(self._value)
 
 
-def read_secret(
-    key: str, env_name: str, file: Path | None, environ: Mapping[str, str]
-) -> Secret:
+def read_secret(key: str, env_name: str, file: Path | None, environ: Mapping[str, str]) -> Secret:
     """The secret from `file` when given, else from the variable `env_name`. Raises a
     ConfigError at `key` naming where it looked (never the value)."""
     if file is not None:

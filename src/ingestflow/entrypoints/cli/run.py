@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from ingestflow import bootstrap
+from ingestflow.bootstrap_metrics import start_forwarding
 from ingestflow.domain.errors import ConfigError
 from ingestflow.entrypoints.cli import render
 from ingestflow.entrypoints.cli.init_template import TEMPLATE
@@ -48,7 +49,13 @@ def run(
     `--once` stopped by SIGINT/SIGTERM exits 128 + the signal number (130, 143)."""
     from ingestflow.entrypoints.cli.progress import progress_callback
 
-    pipeline = bootstrap.build_pipeline(settings(config, env), watch=not once)
+    chosen = settings(config, env)
+    pipeline = bootstrap.build_pipeline(chosen, watch=not once)
+    try:
+        forwarding = start_forwarding(chosen, pipeline.store)
+    except BaseException:
+        pipeline.close()
+        raise
     received: list[int] = []
 
     def _stop(signum: int, _frame: Any) -> None:
@@ -64,7 +71,11 @@ def run(
         with progress_callback(enabled=sys.stderr.isatty()) as on_file:
             summary = pipeline.run_once(on_file) if once else pipeline.run_forever(on_file)
     finally:
-        pipeline.close()
+        try:
+            if forwarding is not None:  # what this run produced reaches the sinks first
+                forwarding.stop(chosen.metrics.flush_timeout)
+        finally:
+            pipeline.close()
     render.line(
         f"registered {summary.registered}, batches {summary.batches}, done {summary.done}, "
         f"failed {summary.failed}, retrying {summary.retried}, unrouted {summary.unrouted}"

@@ -1,0 +1,97 @@
+"""The composition root's metrics half: Settings -> sinks, forwarder, Prometheus collector.
+Sink adapters are imported only when configured (the Datadog client is an optional extra)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from ingestflow.adapters.processes import is_dead_local_owner, owner_id
+from ingestflow.config.secrets import Secret, read_secret
+from ingestflow.config.settings import Settings
+from ingestflow.domain.errors import MissingExtraError
+from ingestflow.domain.metrics import MetricsContext
+from ingestflow.ports import MetricsSink, StatusStore
+from ingestflow.services.forwarder_thread import ForwarderThread
+from ingestflow.services.forwarding import Forwarder
+
+
+def metrics_context(settings: Settings) -> MetricsContext:
+    return MetricsContext(
+        env=settings.metrics.env,
+        prefixes={w.name: w.prefix for w in settings.workflows},
+        folder_depth=settings.metrics.folder_depth,
+    )
+
+
+def datadog_api_key(settings: Settings, environ: Mapping[str, str] | None = None) -> Secret:
+    datadog = settings.metrics.datadog
+    assert datadog is not None
+    return read_secret(
+        "metrics.datadog.api_key_env",
+        datadog.api_key_env,
+        datadog.api_key_file,
+        os.environ if environ is None else environ,
+    )
+
+
+def build_sinks(settings: Settings, environ: Mapping[str, str] | None = None) -> list[MetricsSink]:
+    """The configured sinks, in a fixed order. Raises ConfigError for a missing API key."""
+    metrics = settings.metrics
+    sinks: list[MetricsSink] = []
+    if metrics.datadog is not None:
+        try:
+            from ingestflow.adapters.metrics.datadog import DatadogSink
+        except ImportError as exc:  # the datadog extra is not installed
+            raise MissingExtraError("datadog", "[metrics.datadog]") from exc
+        sinks.append(
+            DatadogSink(
+                datadog_api_key(settings, environ),
+                metrics.datadog.base_url,
+                tags=metrics.datadog.tags,
+            )
+        )
+    if metrics.dogstatsd is not None:
+        from ingestflow.adapters.metrics.dogstatsd import DogStatsDSink
+
+        sinks.append(DogStatsDSink(metrics.dogstatsd.host, metrics.dogstatsd.port))
+    if metrics.prometheus:
+        from ingestflow.adapters.metrics.prometheus import PrometheusSink
+
+        sinks.append(PrometheusSink())
+    if metrics.jsonl is not None:
+        from ingestflow.adapters.metrics.jsonl import JsonLinesSink
+
+        sinks.append(JsonLinesSink(metrics.jsonl.path))
+    return sinks
+
+
+def build_forwarder(
+    settings: Settings,
+    store: StatusStore,
+    sinks: list[MetricsSink] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Forwarder | None:
+    """A forwarder over the configured sinks (None when there are none)."""
+    sinks = build_sinks(settings, environ) if sinks is None else sinks
+    if not sinks:
+        return None
+    return Forwarder(
+        store,
+        sinks,
+        metrics_context(settings),
+        settings.workflows,
+        settings.landing_bucket,
+        owner_id(),
+        owner_is_dead=is_dead_local_owner,
+    )
+
+
+def start_forwarding(settings: Settings, store: StatusStore) -> ForwarderThread | None:
+    """The forwarder running beside the pipeline (None without sinks)."""
+    forwarder = build_forwarder(settings, store)
+    if forwarder is None:
+        return None
+    thread = ForwarderThread(forwarder)
+    thread.start()
+    return thread
