@@ -101,6 +101,10 @@ def _text(value: Any, key: str, pattern: re.Pattern[str] | None = None, hint: st
     return value
 
 
+def _variable(value: Any, key: str) -> str:
+    return _text(value, key, _ENV_NAME, "an environment variable name")
+
+
 def _table(raw: Mapping[str, Any], key: str, where: str) -> dict[str, Any] | None:
     table = raw.get(key)
     if table is None:
@@ -155,19 +159,9 @@ def _datadog(table: dict[str, Any] | None, base: Path) -> DatadogSettings | None
     for tag in tags:
         _text(tag, f"{where}.tags", _TAG, "a 'key:value' tag (the key starts with a letter)")
     return DatadogSettings(
-        api_key_env=_text(
-            table.get("api_key_env", "DD_API_KEY"),
-            f"{where}.api_key_env",
-            _ENV_NAME,
-            "an environment variable name",
-        ),  # fmt: skip
+        api_key_env=_variable(table.get("api_key_env", "DD_API_KEY"), f"{where}.api_key_env"),
         api_key_file=path,
-        app_key_env=_text(
-            table.get("app_key_env", "DD_APP_KEY"),
-            f"{where}.app_key_env",
-            _ENV_NAME,
-            "an environment variable name",
-        ),  # fmt: skip
+        app_key_env=_variable(table.get("app_key_env", "DD_APP_KEY"), f"{where}.app_key_env"),
         site=_text(table.get("site", "datadoghq.com"), f"{where}.site", _SITE, "a Datadog site"),
         url=url,
         tags=tuple(tags),
@@ -201,7 +195,7 @@ def parse_server(raw: Mapping[str, Any]) -> ServerSettings | None:
     check_known(table, "server", SERVER_KEYS)
     token_env = table.get("token_env")
     if token_env is not None:
-        token_env = _text(token_env, "server.token_env", _ENV_NAME, "an environment variable name")
+        token_env = _variable(token_env, "server.token_env")
     server = ServerSettings(
         host=_text(table.get("host", "127.0.0.1"), "server.host"),
         port=integer(table.get("port", 8765), "server.port", maximum=65535, minimum=0),
