@@ -14,6 +14,7 @@ import sys
 import typer
 
 from ingestflow.entrypoints.cli import ledger, query_command, render
+from ingestflow.entrypoints.cli import metrics as metrics_commands
 from ingestflow.entrypoints.cli import run as running
 from ingestflow.entrypoints.cli.options import ConfigOpt, EnvOpt
 
@@ -49,6 +50,7 @@ for command in (
     running.demo,
 ):
     app.command()(command)
+app.add_typer(metrics_commands.app, name="metrics")
 
 
 class _SafeFormatter(logging.Formatter):
