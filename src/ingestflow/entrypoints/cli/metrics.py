@@ -57,8 +57,8 @@ def summary(
     if as_json:
         render.line(render.dumps(report.as_json()))
         return
-    columns, rows = report.table_rows()
-    render.console().print(render.table(f"metrics over the last {since}", columns, rows))
+    for title, columns, rows in report.tables():
+        render.console().print(render.table(f"{title} (last {since})", columns, rows))
 
 
 def _report_json(r: SinkReport) -> dict[str, Any]:
