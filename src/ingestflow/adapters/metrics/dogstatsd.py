@@ -26,6 +26,7 @@ packets twice; a refusal means the Agent was not listening, so nothing was count
 from __future__ import annotations
 
 import math
+import os
 import re
 import socket
 from collections.abc import Iterable, Sequence
@@ -44,9 +45,10 @@ _TAG_UNSAFE = re.compile(r"[\x00-\x1f\x7f|#,]")
 
 def format_value(value: float) -> str:
     """Compact: integers without ".0", other floats with repr precision."""
-    if value.is_integer() and abs(value) < 1e18:
-        return str(int(value))
-    return repr(value)
+    number = float(value)  # an int passed as a float has no is_integer() before 3.12
+    if number.is_integer() and abs(number) < 1e18:
+        return str(int(number))
+    return repr(number)
 
 
 def datagram_line(point: Point) -> str:
@@ -114,7 +116,7 @@ class DogStatsDSink:
                 sock.send(packet)
             pending = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if pending:
-                raise OSError(pending, _strerror(pending))
+                raise OSError(pending, os.strerror(pending))
         except OSError as exc:
             self._drop_socket()
             raise SinkError(
@@ -154,9 +156,3 @@ class DogStatsDSink:
 
     def _where(self) -> str:
         return f"{self.host!r} port {self.port}"
-
-
-def _strerror(code: int) -> str:
-    import os
-
-    return os.strerror(code)
