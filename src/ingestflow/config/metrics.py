@@ -181,6 +181,8 @@ def _jsonl(table: dict[str, Any] | None, base: Path) -> JsonLinesSettings | None
     if table is None:
         return None
     path = _text(table.get("path"), "metrics.jsonl.path")
+    if "\x00" in path:
+        raise ConfigError("metrics.jsonl.path", "must not contain a NUL character")
     if path != "-":
         resolved = Path(path).expanduser()
         path = str(resolved if resolved.is_absolute() else (base / resolved).resolve())
