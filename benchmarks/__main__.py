@@ -34,7 +34,7 @@ from benchmarks.verify import mismatches, output_checks
 
 CASES = ("large", "small", "ledger", "latency")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
-PER_FILE_OUTPUT = {"ingestflow", "duckdb_per_file", "polars"}
+PER_FILE_OUTPUT = {"ingestflow", "ingestflow_metrics", "duckdb_per_file", "polars"}
 
 
 def log(message: str) -> None:

@@ -169,6 +169,18 @@ def targets(cases: dict[str, Any], size: str) -> list[dict[str, Any]]:
             "job time",
         )
     )
+    with_metrics = _thr(small, "ingestflow_metrics")
+    out.append(
+        _target(
+            "small_metrics_overhead",
+            "small files: time added by metrics forwarding (JSON lines + Prometheus)",
+            (ing_s / with_metrics - 1.0) * 100.0 if ing_s and with_metrics else None,
+            "<",
+            5.0,
+            "%",
+            "job time of ingestflow_metrics (delivery included) vs ingestflow",
+        )
+    )
     ing_pf = _thr(small, "ingestflow", "job_s_per_file")
     spark_pf = _thr(small, "pyspark", "job_s_per_file")
     out.append(

@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from ingestflow.entrypoints.cli import ledger, query_command, render
+from ingestflow.entrypoints.cli import datadog_command, ledger, query_command, render
 from ingestflow.entrypoints.cli import metrics as metrics_commands
 from ingestflow.entrypoints.cli import run as running
 from ingestflow.entrypoints.cli.options import ConfigOpt, EnvOpt
@@ -51,6 +51,7 @@ for command in (
 ):
     app.command()(command)
 app.add_typer(metrics_commands.app, name="metrics")
+app.add_typer(datadog_command.app, name="datadog")
 
 
 class _SafeFormatter(logging.Formatter):
