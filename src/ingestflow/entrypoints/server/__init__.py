@@ -1,0 +1,8 @@
+"""ingestflow's HTTP server: `/metrics` and `/healthz` (the dashboard joins later), served by
+uvicorn in the foreground (`ingestflow serve`) or in a thread (`ingestflow run` with
+`[server]`)."""
+
+from ingestflow.entrypoints.server.app import create_app
+from ingestflow.entrypoints.server.runner import RunningServer, serve_forever, start_server
+
+__all__ = ["RunningServer", "create_app", "serve_forever", "start_server"]
