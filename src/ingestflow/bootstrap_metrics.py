@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from ingestflow.adapters.processes import is_dead_local_owner, owner_id
 from ingestflow.config.secrets import Secret, read_secret
@@ -95,3 +96,41 @@ def start_forwarding(settings: Settings, store: StatusStore) -> ForwarderThread 
     thread = ForwarderThread(forwarder)
     thread.start()
     return thread
+
+
+def server_token(settings: Settings, environ: Mapping[str, str] | None = None) -> Secret | None:
+    """The server's bearer token (from `[server] token_env`), or None."""
+    server = settings.server
+    if server is None or server.token_env is None:
+        return None
+    environ = os.environ if environ is None else environ
+    return read_secret("server.token_env", server.token_env, None, environ)
+
+
+def build_server_app(
+    settings: Settings,
+    store: StatusStore,
+    token: Secret | None,
+    fold_on_scrape: bool,
+) -> Any:
+    """The server's app (/metrics, /healthz). `fold_on_scrape` (for `ingestflow serve`, where no
+    pipeline forwards): each scrape first folds pending transitions into the Prometheus totals."""
+    from ingestflow.adapters.metrics.prometheus import (
+        LedgerCollector,
+        PrometheusSink,
+        ledger_registry,
+    )
+    from ingestflow.entrypoints.server import create_app
+
+    collector = LedgerCollector(
+        store, metrics_context(settings), settings.workflows, settings.landing_bucket
+    )
+    before_scrape = None
+    if fold_on_scrape and settings.metrics.prometheus:
+        forwarder = build_forwarder(settings, store, sinks=[PrometheusSink()])
+        assert forwarder is not None
+
+        def before_scrape() -> object:
+            return forwarder.forward(max_batches=4)
+
+    return create_app(store, ledger_registry(collector), token, before_scrape=before_scrape)

@@ -16,6 +16,7 @@ import typer
 from ingestflow.entrypoints.cli import datadog_command, ledger, query_command, render
 from ingestflow.entrypoints.cli import metrics as metrics_commands
 from ingestflow.entrypoints.cli import run as running
+from ingestflow.entrypoints.cli import serve as serving
 from ingestflow.entrypoints.cli.options import ConfigOpt, EnvOpt
 
 app = typer.Typer(
@@ -47,6 +48,7 @@ for command in (
     ledger.workflows,
     ledger.unrouted,
     query_command.query,
+    serving.serve,
     running.demo,
 ):
     app.command()(command)

@@ -16,6 +16,7 @@ from ingestflow.domain.errors import ConfigError
 from ingestflow.entrypoints.cli import render
 from ingestflow.entrypoints.cli.init_template import TEMPLATE
 from ingestflow.entrypoints.cli.options import ConfigOpt, EnvOpt, handles_errors, settings
+from ingestflow.entrypoints.cli.serve import server_beside_run
 
 log = logging.getLogger("ingestflow")
 
@@ -68,7 +69,10 @@ def run(
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
-        with progress_callback(enabled=sys.stderr.isatty()) as on_file:
+        with (
+            server_beside_run(chosen, pipeline.store),
+            progress_callback(enabled=sys.stderr.isatty()) as on_file,
+        ):
             summary = pipeline.run_once(on_file) if once else pipeline.run_forever(on_file)
     finally:
         try:
