@@ -202,3 +202,25 @@ def test_points_older_than_a_sinks_limit_are_dropped_and_counted(
     assert lines(out) == [p for p in lines(out) if p["type"] == "gauge"]
     (state,) = store.sink_states()
     assert state.dropped == 6  # 4 distributions, files and bytes processed
+
+
+def test_wrong_credentials_stop_the_sink_keep_its_backlog_and_fail_the_flush(
+    store: SqliteStatusStore, tmp_path: Path
+) -> None:
+    from datadog_capture import DatadogCapture
+
+    from ingestflow.adapters.metrics.datadog import DatadogSink
+    from ingestflow.config.secrets import Secret
+
+    process(store, ["a"], T0)
+    with DatadogCapture(api_key="right") as datadog:
+        sink = DatadogSink(Secret("wrong"), datadog.url)
+        f = Forwarder(store, [sink], CONTEXT, [W], BUCKET, "me:1")
+
+        assert not f.flush(5.0)
+        assert len(datadog.requests) == 1  # not retried
+        (report,) = f.reports()
+        f.close()
+
+    assert report.stopped and report.pending == store.last_transition_id()
+    assert "403" in (report.last_error or "")

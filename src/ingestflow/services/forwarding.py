@@ -117,11 +117,12 @@ class Forwarder:
 
     def flush(self, timeout: float) -> bool:
         """Deliver everything pending now, waiting at most `timeout` seconds (backoff
-        included). True when every running sink caught up."""
+        included). True when every sink caught up (False at once when a sink was stopped for
+        wrong credentials: waiting cannot help it)."""
         deadline = time.monotonic() + timeout
         while True:
             if self.forward():
-                return True
+                return not self._stopped  # a sink stopped for its credentials delivered nothing
             waits = [t - self.clock() for t in self._retry_at.values()]
             pause = min([0.2, *[w for w in waits if w > 0]])
             if time.monotonic() + pause >= deadline:
