@@ -159,3 +159,19 @@ def test_datadog_push_without_the_application_key_exits_2_naming_the_variable(
         result = p.cli("datadog", "push", expect=2)
 
     assert "DD_APP_KEY" in result.stderr and API_KEY not in result.stderr
+
+
+def test_run_once_waits_for_a_slow_datadog_no_longer_than_its_flush_timeout(
+    tmp_path: Path, datadog: DatadogCapture
+) -> None:
+    p = project(tmp_path, datadog.url, flush_timeout="1s")
+    drop_ohlcv_files(p.landing, KEYS[:2], seed=6)
+    datadog.delay(30.0)  # answers far too late
+
+    started = time.monotonic()
+    p.run_once()
+    elapsed = time.monotonic() - started
+    datadog.delay(0.0)
+
+    assert elapsed < 10.0  # processing, plus 1 s of flush and a short grace
+    assert p.json("metrics", "status")["sinks"][0]["pending"] > 0

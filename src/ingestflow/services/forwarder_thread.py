@@ -1,15 +1,19 @@
 """The forwarder beside the pipeline: its own thread, so a slow or unreachable sink never holds
-up discovery, batches or the reaper. `stop()` delivers what is still pending first, waiting at
-most `flush_timeout` (what `ingestflow run --once` promises before it exits)."""
+up discovery, batches or the reaper. `stop()` has the thread deliver what is still pending
+before it ends, within `flush_timeout` (what `ingestflow run --once` promises before it exits);
+only this thread ever drives the forwarder, so two deliveries never race."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from ingestflow.services.forwarding import Forwarder
 
 log = logging.getLogger(__name__)
+# Beyond flush_timeout, how long stop() waits for a request already on the wire.
+_GRACE = 2.0
 
 
 class ForwarderThread(threading.Thread):
@@ -17,6 +21,8 @@ class ForwarderThread(threading.Thread):
         super().__init__(name="metrics-forwarder", daemon=True)
         self.forwarder, self.interval = forwarder, interval
         self._stopping = threading.Event()
+        self._flush_until: float | None = None  # monotonic deadline of the final flush
+        self.delivered = False
 
     def run(self) -> None:
         while not self._stopping.is_set():
@@ -27,27 +33,44 @@ class ForwarderThread(threading.Thread):
                 caught_up = True
             if caught_up:
                 self._stopping.wait(self.interval)
-
-    def stop(self, flush_timeout: float) -> bool:
-        """Stop the loop, then deliver what is pending within `flush_timeout` seconds. True
-        when everything was delivered; the forwarder is closed either way."""
-        self._stopping.set()
-        if self.is_alive():
-            self.join(timeout=flush_timeout + 30)
+        if self._flush_until is None:
+            return
         try:
-            delivered = self.forwarder.flush(flush_timeout)
+            self.delivered = self.forwarder.flush(max(0.0, self._flush_until - time.monotonic()))
         except Exception:
             log.warning("metrics flush failed", exc_info=True)
-            delivered = False
-        if not delivered:
-            for report in self.forwarder.reports():
-                if report.pending:
-                    log.warning(
-                        "metrics sink %s: %d transitions not delivered yet (%s); the next run"
-                        " or `ingestflow metrics push` delivers them",
-                        report.name,
-                        report.pending,
-                        report.last_error or "still in progress",
-                    )
-        self.forwarder.close()
-        return delivered
+
+    def stop(self, flush_timeout: float) -> bool:
+        """Deliver what is pending within `flush_timeout` seconds, then stop. True when
+        everything was delivered; the forwarder is closed unless its thread is stuck."""
+        deadline = time.monotonic() + flush_timeout
+        self._flush_until = deadline
+        self.forwarder.limit(deadline)  # a round in progress stops at its next delivery
+        self._stopping.set()
+        self.join(timeout=flush_timeout + _GRACE)
+        if self.is_alive():
+            log.warning("metrics: a delivery is still in progress; leaving it to the next run")
+            return False
+        try:
+            self._report_pending()
+        finally:
+            self.forwarder.close()
+        return self.delivered
+
+    def _report_pending(self) -> None:
+        if self.delivered:
+            return
+        try:
+            reports = self.forwarder.reports()
+        except Exception:
+            log.warning("metrics: cannot read the sinks' checkpoints", exc_info=True)
+            return
+        for report in reports:
+            if report.pending:
+                log.warning(
+                    "metrics sink %s: %d transitions not delivered yet (%s); the next run or"
+                    " `ingestflow metrics push` delivers them",
+                    report.name,
+                    report.pending,
+                    report.last_error or "still in progress",
+                )

@@ -80,7 +80,7 @@ class Forwarder:
         bucket: str,
         owner: str,
         clock: Clock = time.time,
-        batch: int = 5000,
+        batch: int = 1000,
         lease: float = 30.0,
         gauge_interval: float = 15.0,
         backoff: tuple[float, float] = (1.0, 300.0),
@@ -95,6 +95,7 @@ class Forwarder:
         self._delay: dict[str, float] = {}
         self._gauged_at: dict[str, float] = {}
         self._stopped: dict[str, str] = {}  # sink -> why (wrong credentials)
+        self._deadline: float | None = None  # monotonic; set while flushing
 
     # -- rounds ---------------------------------------------------------------------------
 
@@ -106,6 +107,8 @@ class Forwarder:
             if sink.name in self._stopped:
                 continue
             for _ in range(max_batches):
+                if self._deadline is not None and time.monotonic() >= self._deadline:
+                    return False
                 result = self._deliver(sink)
                 if result == "sent":
                     continue
@@ -120,14 +123,26 @@ class Forwarder:
         included). True when every sink caught up (False at once when a sink was stopped for
         wrong credentials: waiting cannot help it)."""
         deadline = time.monotonic() + timeout
-        while True:
-            if self.forward():
-                return not self._stopped  # a sink stopped for its credentials delivered nothing
-            waits = [t - self.clock() for t in self._retry_at.values()]
-            pause = min([0.2, *[w for w in waits if w > 0]])
-            if time.monotonic() + pause >= deadline:
-                return False
-            time.sleep(max(0.05, pause))
+        if self._deadline is not None:
+            deadline = min(deadline, self._deadline)
+        self._retry_at.clear()  # a sink in backoff gets a chance now (it may be back)
+        self._deadline = deadline
+        try:
+            while True:
+                if self.forward():
+                    return not self._stopped  # a sink stopped for its credentials: no use
+                waits = [t - self.clock() for t in self._retry_at.values()]
+                pause = min([0.2, *[w for w in waits if w > 0]])
+                if time.monotonic() + pause >= deadline:
+                    return False
+                time.sleep(max(0.05, pause))
+        finally:
+            self._deadline = None
+
+    def limit(self, deadline: float) -> None:
+        """Stop delivering at `deadline` (time.monotonic()): a round in progress ends at its
+        next delivery (called from another thread by ForwarderThread.stop)."""
+        self._deadline = deadline
 
     def close(self) -> None:
         for sink in self.sinks:
@@ -161,14 +176,14 @@ class Forwarder:
         if state is None:
             return "waiting"
         batch = self.store.transitions_after(state.position, limit=self.batch)
-        gauges = self._gauges(sink, now)
+        gauges = [] if isinstance(sink, FoldingSink) else self._gauges(sink, now)
         if not batch and not gauges:
             return "done"
         upto = batch[-1].id if batch else state.position
         points, dropped = self._points(sink, state, batch, now)
         points += gauges
         if not points:
-            self.store.advance_sink(sink.name, self.owner, upto, now)
+            self.store.advance_sink(sink.name, self.owner, upto, now, dropped)
             return "sent" if batch else "done"
         if isinstance(sink, FoldingSink):  # totals kept in the ledger: one transaction
             totals = sink.fold(points)
@@ -177,6 +192,7 @@ class Forwarder:
             return "sent" if batch else "done"
         if not self.store.mark_in_flight(sink.name, self.owner, upto):
             return "waiting"  # the lease was lost meanwhile
+        self._cap_timeout(sink)
         try:
             sink.send(points)
         except SinkError as exc:
@@ -189,6 +205,15 @@ class Forwarder:
         self._delay.pop(sink.name, None)
         self._retry_at.pop(sink.name, None)
         return "sent" if batch else "done"
+
+    def _cap_timeout(self, sink: MetricsSink) -> None:
+        """While flushing, a sink with a request `timeout` waits no longer than what is left."""
+        base = getattr(sink, "base_timeout", None) or getattr(sink, "timeout", None)
+        if not isinstance(base, int | float):
+            return
+        sink.base_timeout = base  # type: ignore[attr-defined]
+        left = None if self._deadline is None else self._deadline - time.monotonic()
+        sink.timeout = base if left is None else max(0.1, min(base, left))  # type: ignore[attr-defined]
 
     def _failed(self, sink: MetricsSink, exc: SinkError, upto: int, count: int, now: float) -> str:
         message = " ".join(str(exc).split())

@@ -300,7 +300,8 @@ class _Api:
             "Accept": "application/json",
             "Content-Type": "application/json",
         }
-        self._opener = urllib.request.build_opener(_NoRedirect())
+        # No proxy from the environment: the keys go to the configured URL only.
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
 
     def call(
         self,
@@ -329,7 +330,12 @@ class _Api:
             ) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
-            raise DatadogPushError(f"{what}: cannot reach {self.base}: {reason}") from None
+            shown = (
+                urllib.parse.urlsplit(self.base)
+                ._replace(netloc=urllib.parse.urlsplit(self.base).hostname or "")
+                .geturl()
+            )
+            raise DatadogPushError(f"{what}: cannot reach {shown}: {reason}") from None
         try:
             return json.loads(payload) if payload.strip() else None
         except ValueError:

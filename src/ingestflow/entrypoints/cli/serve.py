@@ -4,6 +4,7 @@ the pipeline; and the same server inside `ingestflow run` when `[server]` is con
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -64,6 +65,7 @@ def serve(
 
 def _ready(url: str) -> None:
     render.line(f"serving on {url}")
+    sys.stdout.flush()  # the first line must reach a pipe now, not when the server stops
 
 
 @contextmanager
