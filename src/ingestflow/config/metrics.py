@@ -203,10 +203,15 @@ def parse_server(raw: Mapping[str, Any]) -> ServerSettings | None:
         port=integer(table.get("port", 8765), "server.port", maximum=65535, minimum=0),
         token_env=token_env,
     )
-    if not server.loopback and token_env is None:
+    check_bind(server)
+    return server
+
+
+def check_bind(server: ServerSettings) -> None:
+    """A server reachable from other machines needs a token (ConfigError otherwise)."""
+    if not server.loopback and server.token_env is None:
         raise ConfigError(
             "server.host",
             f"{server.host!r} is reachable from other machines: set server.token_env (the"
             " environment variable holding a bearer token) or bind 127.0.0.1",
         )
-    return server

@@ -14,23 +14,13 @@ import typer
 
 from ingestflow import bootstrap
 from ingestflow.bootstrap_metrics import build_server_app, server_token
-from ingestflow.config.metrics import ServerSettings, is_loopback
+from ingestflow.config.metrics import ServerSettings, check_bind
 from ingestflow.config.settings import Settings
-from ingestflow.domain.errors import ConfigError
 from ingestflow.entrypoints.cli import render
 from ingestflow.entrypoints.cli.options import ConfigOpt, EnvOpt, handles_errors, settings
 from ingestflow.ports import StatusStore
 
 log = logging.getLogger("ingestflow")
-
-
-def _check_bind(server: ServerSettings) -> None:
-    if not is_loopback(server.host) and server.token_env is None:
-        raise ConfigError(
-            "server.host",
-            f"{server.host!r} is reachable from other machines: set server.token_env (the"
-            " environment variable holding a bearer token) or bind 127.0.0.1",
-        )
 
 
 @handles_errors
@@ -53,7 +43,7 @@ def serve(
         host=server.host if host is None else host,
         port=server.port if port is None else port,
     )
-    _check_bind(server)
+    check_bind(server)
     token = server_token(replace(chosen, server=server))
     store = bootstrap.open_store(chosen)
     try:
@@ -76,7 +66,7 @@ def server_beside_run(chosen: Settings, store: StatusStore) -> Iterator[Any]:
         return
     from ingestflow.entrypoints.server import start_server
 
-    _check_bind(chosen.server)
+    check_bind(chosen.server)
     app = build_server_app(chosen, store, server_token(chosen), fold_on_scrape=False)
     running = start_server(app, chosen.server.host, chosen.server.port)
     log.info("serving on %s", running.url)
