@@ -199,8 +199,9 @@ def test_a_first_release_ledger_opens_upgraded_with_its_history_intact(v1_path: 
     with raw(v1_path) as db:
         indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
         version = db.execute("SELECT value FROM ledger_info WHERE name = 'schema_version'")
-        assert version.fetchone() == ("2",)
+        assert version.fetchone() == ("3",)
     assert "markers" in indexes and "workflow_status_done" in indexes
+    assert {"metric_sinks", "metric_totals", "transitions_ended"} <= indexes
     assert "workflow_status_by_status" not in indexes
     assert "workflow_status_batch_key" not in indexes
 

@@ -509,7 +509,8 @@ def test_a_ledger_path_that_is_a_folder_is_a_config_error(
     ("text", "key", "known"),
     [
         ("surprise = 1\n", "surprise",
-         "engine, env, landing, ledger, output, schedule_interval, transforms, workflows"),
+         "engine, env, landing, ledger, metrics, output, schedule_interval, server, transforms,"
+         " workflows"),
         ("[output]\nformat = 'csv'\n", "output.format", "compression, path"),
         (OHLCV_WORKFLOW + "colour = 1\n", "workflows.ohlcv.colour", "batch_size, include"),
         (OHLCV_WORKFLOW + "[workflows.options]\nskip = 1\n", "workflows.ohlcv.options.skip",
