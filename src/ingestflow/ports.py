@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from ingestflow.domain.batching import Backlog
+from ingestflow.domain.alerts import Digest
 from ingestflow.domain.metrics import Point, SinkState
 from ingestflow.domain.records import (
     Batch,
@@ -242,3 +243,13 @@ class FoldingSink(MetricsSink, Protocol):
     transaction instead of calling `send`."""
 
     def fold(self, points: Sequence[Point]) -> dict[str, float]: ...
+
+
+class Notifier(Protocol):
+    """Delivers alert digests to people: e-mail, a chat webhook, standard output. `name` is the
+    configured notifier's name (its deliveries are tracked per name)."""
+
+    name: str
+
+    def send(self, digest: Digest) -> None:
+        """Deliver `digest` (one message). Raises NotifyError when it was not delivered."""

@@ -7,6 +7,7 @@ IngestflowError
 ├── LedgerError            the status store failed or was asked something impossible
 ├── MissingExtraError      an optional back-end is not installed
 ├── SinkError              a metrics sink did not take points (kind: retry, rejected, auth)
+├── NotifyError            a notifier did not deliver an alert (retried on later ticks)
 └── FileProcessingError    one file could not be processed
     ├── TransientError     worth retrying (I/O, lost connection)
     └── TerminalError      retrying cannot help (parse, schema, corrupt input)
@@ -58,6 +59,15 @@ class SinkError(IngestflowError):
     def __init__(self, message: str, kind: str = RETRY) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class NotifyError(IngestflowError):
+    """A notifier did not deliver a digest. `retry_after`: seconds the receiver asked to wait
+    (a 429's Retry-After), else None. The message never holds a secret."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class FileProcessingError(IngestflowError):
