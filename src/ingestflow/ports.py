@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
+from ingestflow.domain.alerts import AlertRecord, DeliveryRecord, Digest, Problem
 from ingestflow.domain.batching import Backlog
-from ingestflow.domain.alerts import Digest
 from ingestflow.domain.metrics import Point, SinkState
 from ingestflow.domain.records import (
     Batch,
@@ -158,6 +158,42 @@ class StatusStore(Protocol):
 
     def metric_totals(self, sink: str) -> dict[str, float]:
         """The running totals a sink folded into the ledger (series -> value)."""
+
+    # -- alerts (see domain.alerts) --
+
+    def sync_alerts(
+        self,
+        problems: Sequence[Problem],
+        evaluated: Sequence[tuple[str, str]],
+        notifiers: Sequence[str],
+        now: float,
+        renotify: float,
+        max_renotify: int,
+    ) -> list[int]:
+        """Record one evaluation in one transaction: a problem without an open alert opens one
+        (a `firing` notification per notifier); an open alert still found is updated, and gets
+        a `reminder` per notifier when `renotify` passed since the last one (at most
+        `max_renotify` reminders); an open alert of an evaluated (rule, workflow) that is not
+        found any more resolves (a `resolved` notification). Returns the notifications made."""
+
+    def take_deliveries(
+        self, notifier: str, owner: str, now: float, lease: float
+    ) -> list[tuple[DeliveryRecord, AlertRecord]]:
+        """The notifications due for `notifier` (pending, failed and due again, or taken by a
+        sender whose lease expired), taken for `lease` seconds so no other sender sends them."""
+
+    def deliveries_sent(self, ids: Sequence[int], now: float) -> None: ...
+
+    def deliveries_failed(self, ids: Sequence[int], error: str, retry_at: float) -> None:
+        """Record a failed send; the notifications are due again at `retry_at`."""
+
+    def alerts(self, since: float) -> list[AlertRecord]:
+        """Firing alerts and those resolved since `since`, with their notifications."""
+
+    def get_info(self, name: str) -> str | None:
+        """A small named value kept in the ledger (e.g. the last report's time)."""
+
+    def set_info(self, name: str, value: str) -> None: ...
 
     def set_unrouted(self, files: Sequence[UnroutedFile]) -> None:
         """Replace the list of landing files that no workflow takes."""

@@ -95,3 +95,45 @@ class Digest:
     @property
     def resolved(self) -> tuple[AlertMessage, ...]:
         return tuple(m for m in self.messages if m.status == RESOLVED)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """One notification of one alert to one notifier, as the ledger tracks it: `event` OPENED,
+    REMINDER or CLOSED; `status` pending, sending, sent or failed (failed ones are retried at
+    `next_attempt`)."""
+
+    id: int
+    alert_id: int
+    notifier: str
+    event: str
+    status: str
+    attempts: int
+    created_at: float
+    next_attempt: float | None = None
+    sent_at: float | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """An alert as the ledger keeps it: one row per problem, `state` FIRING or RESOLVED."""
+
+    id: int
+    rule: str
+    workflow: str
+    group: str
+    state: str
+    since: float
+    summary: str
+    items: tuple[AlertItem, ...]
+    count: int
+    reminders: int
+    resolved_at: float | None = None
+    deliveries: tuple[DeliveryRecord, ...] = ()
+
+    def message(self, event: str) -> AlertMessage:
+        return AlertMessage(
+            event, self.rule, self.workflow, self.group, self.summary, self.since, self.items,
+            self.count,
+        )  # fmt: skip

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 
+from ingestflow.adapters.state.sqlite_alerts import SqliteAlerts
 from ingestflow.adapters.state.sqlite_batches import SqliteBatches
 from ingestflow.adapters.state.sqlite_metrics import SqliteMetrics
 from ingestflow.adapters.state.sqlite_rows import (
@@ -29,7 +30,7 @@ _CHUNK = 5000  # keys looked up per query by register
 _EXISTING = f"{SELECT_WITH_ID} WHERE bucket = ? AND key IN (SELECT value FROM json_each(?))"
 
 
-class SqliteStatusStore(SqliteMetrics, SqliteBatches):
+class SqliteStatusStore(SqliteAlerts, SqliteMetrics, SqliteBatches):
     """StatusStore on SQLite; see SqliteDb for the transaction model.
 
     `SqliteStatusStore(path, busy_timeout=60.0, *, read_only=False)`: `read_only` opens an

@@ -22,8 +22,8 @@ Schema versions (`ledger_info.schema_version`): 1 (no row) the first release; 2 
 `workflow_status_running`, drops `workflow_status_by_status` / `workflow_status_batch_key`
 (every status change updated them) and stores compact transition images (see sqlite_rows). A
 ledger of version 1 is upgraded in place when opened for writing; readers understand both image
-formats. 3 adds the metrics sinks' checkpoints (`metric_sinks`, `metric_totals`) and the
-`transitions_ended` index.
+formats. 3 adds the metrics sinks' checkpoints (`metric_sinks`, `metric_totals`), the
+`transitions_ended` index, and alert state (`alerts`, `alert_deliveries`).
 """
 
 from __future__ import annotations
@@ -151,6 +151,47 @@ CREATE TABLE IF NOT EXISTS metric_sinks (
     dropped      INTEGER NOT NULL DEFAULT 0,
     updated_at   REAL NOT NULL
 );
+
+-- Alerts: one row per problem (rule, workflow, grp), firing then resolved. At most one firing
+-- row per problem (the partial unique index), so concurrent evaluations cannot open it twice.
+CREATE TABLE IF NOT EXISTS alerts (
+    id          INTEGER PRIMARY KEY,
+    rule        TEXT NOT NULL,
+    workflow    TEXT NOT NULL,
+    grp         TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('firing', 'resolved')),
+    since       REAL NOT NULL,
+    resolved_at REAL,
+    summary     TEXT NOT NULL,
+    items       TEXT NOT NULL,
+    count       INTEGER NOT NULL,
+    reminders   INTEGER NOT NULL DEFAULT 0,
+    next_remind REAL,
+    updated_at  REAL NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS alerts_open ON alerts (rule, workflow, grp)
+    WHERE state = 'firing';
+CREATE INDEX IF NOT EXISTS alerts_recent ON alerts (updated_at);
+
+-- Each notification of an alert to a notifier: created with the state change that causes it
+-- (in the same transaction), then taken by one sender, sent, or retried after a failure.
+CREATE TABLE IF NOT EXISTS alert_deliveries (
+    id           INTEGER PRIMARY KEY,
+    alert_id     INTEGER NOT NULL REFERENCES alerts (id),
+    notifier     TEXT NOT NULL,
+    event        TEXT NOT NULL CHECK (event IN ('firing', 'reminder', 'resolved')),
+    seq          INTEGER NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL,
+    lease_until  REAL,
+    last_error   TEXT,
+    sent_at      REAL,
+    created_at   REAL NOT NULL,
+    UNIQUE (alert_id, notifier, event, seq)
+);
+CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (next_attempt)
+    WHERE status IN ('pending', 'failed', 'sending');
 
 -- Running totals a sink folds into the ledger with its checkpoint (Prometheus counters).
 CREATE TABLE IF NOT EXISTS metric_totals (
