@@ -190,6 +190,10 @@ class StatusStore(Protocol):
     def alerts(self, since: float) -> list[AlertRecord]:
         """Firing alerts and those resolved since `since`, with their notifications."""
 
+    def arrivals(self, workflow: str, start: float, end: float) -> int:
+        """Files of `workflow` that arrived (upload time) in [start, end), whatever their
+        status now (a file that arrived and FAILED still arrived)."""
+
     def get_info(self, name: str) -> str | None:
         """A small named value kept in the ledger (e.g. the last report's time)."""
 

@@ -131,3 +131,25 @@ def test_named_values_are_kept_in_the_ledger(store: StatusStore) -> None:
     assert store.get_info("alerts.last_report") is None
     store.set_info("alerts.last_report", "1700000000.5")
     assert store.get_info("alerts.last_report") == "1700000000.5"
+
+
+def test_arrivals_count_every_file_of_a_workflow_uploaded_in_a_window(store: StatusStore) -> None:
+    from ingestflow.domain.records import FileOutcome, ObjectInfo
+    from ingestflow.domain.workflow import Workflow
+
+    w = Workflow("ohlcv", "ohlcv/", batch_size=2, max_wait=0.0, max_batch_files=2)
+    other = Workflow("fx", "fx/")
+    files = [(ObjectInfo(f"ohlcv/{i}.csv", 10, "v1", T0 + i * 60), w.name) for i in range(5)]
+    files.append((ObjectInfo("fx/a.csv", 10, "v1", T0 + 30), other.name))
+    store.register("landing", files, T0 + 400)
+    batch = store.claim(w, T0 + 400, "me")  # two oldest: one DONE, one FAILED
+    assert batch is not None
+    a, b = batch.files
+    store.finish(w, batch.batch_id, [FileOutcome.done(a.key, a.etag, "o", 1),
+                 FileOutcome.failed(b.key, b.etag, "bad", retryable=False)], T0 + 401)  # fmt: skip
+    store.claim(w, T0 + 402, "me")  # two more PROCESSING, one TODO left
+
+    assert store.arrivals("ohlcv", T0, T0 + 300) == 5
+    assert store.arrivals("ohlcv", T0 + 60, T0 + 180) == 2  # end exclusive
+    assert store.arrivals("fx", T0, T0 + 300) == 1
+    assert store.arrivals("ohlcv", T0 + 300, T0 + 900) == 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestflow.config import sections
+from ingestflow.config.alerts import parse_alerts
 from ingestflow.config.known import check_known
 from ingestflow.config.metrics import parse_metrics, parse_server
 from ingestflow.config.overrides import apply_overrides
@@ -24,7 +25,7 @@ __all__ = ["CONFIG_NAME", "find_config", "ledger_path", "load_settings"]
 
 CONFIG_NAME = "ingestflow.toml"
 TOP_KEYS = frozenset(
-    {*SECTION_KEYS, "schedule_interval", "workflows", "transforms", "env", "metrics"}
+    {*SECTION_KEYS, "schedule_interval", "workflows", "transforms", "env", "metrics", "alerts"}
 )
 # A tick shorter than this is a busy loop (listing, reaper, readiness checks back to back).
 MIN_SCHEDULE_INTERVAL = 0.01
@@ -150,6 +151,7 @@ def load_settings(
         transforms=transforms,
         metrics=parse_metrics(raw, env_name, base),
         server=parse_server(raw),
+        alerts=parse_alerts(raw),
         warnings=tuple(warnings),
     )
     sections.check_paths(landing, output, ledger)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingestflow.config.alerts import AlertsSettings
 from ingestflow.config.metrics import MetricsSettings, ServerSettings
 from ingestflow.domain.transform import TransformSpec
 from ingestflow.domain.workflow import Workflow
@@ -36,6 +37,7 @@ class Settings:
     reconcile_interval: float = 60.0
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     server: ServerSettings | None = None
+    alerts: AlertsSettings = field(default_factory=AlertsSettings)
     # Problems that do not stop ingestflow (an INGESTFLOW_* variable that is not a setting):
     # the entrypoint shows them once per process (`ingestflow.config.report_warnings`).
     warnings: tuple[str, ...] = field(default=(), compare=False)

@@ -9,6 +9,7 @@ from typing import Any
 
 from ingestflow.config.formats import check_delimiter, check_format
 from ingestflow.config.known import check_known
+from ingestflow.config.schedules import cron, time_zone
 from ingestflow.config.values import duration, file_name, flag, integer, size
 from ingestflow.domain.errors import ConfigError
 from ingestflow.domain.transform import TransformSpec
@@ -27,12 +28,14 @@ _INTEGERS = {
 # Durations; True: must be > 0 (0 is allowed for the others).
 _DURATIONS = {"max_wait": False, "lease": True, "retry_backoff": False, "stale_after": True}
 MARKER_KEYS = ("ready_marker", "marker_required")
+EXPECT_KEYS = ("expect_cron", "expect_window", "expect_min_files", "timezone")
 OPTION_KEYS = ("timestamp_format", "date_format", "delimiter")
 WORKFLOW_KEYS = frozenset(
     {"name", "prefix", "transform", "include", "options", "max_batch_bytes"}
     | set(_INTEGERS)
     | set(_DURATIONS)
     | set(MARKER_KEYS)
+    | set(EXPECT_KEYS)
 )
 
 
@@ -124,7 +127,29 @@ def parse_workflow(table: Any, where: str, transforms: Mapping[str, TransformSpe
         options=MappingProxyType(options),
         **_numbers(table, where),
         **_marker(table, where, markers),
+        **_expectation(table, where),
     )
+
+
+def _expectation(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The `missing` rule's keys: a cron deadline, its window, the files expected, the zone."""
+    values: dict[str, Any] = {
+        "timezone": time_zone(table.get("timezone", "UTC"), f"{where}.timezone")
+    }
+    if "expect_cron" in table:
+        values["expect_cron"] = cron(table["expect_cron"], f"{where}.expect_cron")
+    elif any(k in table for k in ("expect_window", "expect_min_files")):
+        key = "expect_window" if "expect_window" in table else "expect_min_files"
+        raise ConfigError(f"{where}.{key}", "needs expect_cron (the deadline, cron syntax)")
+    if "expect_window" in table:
+        values["expect_window"] = duration(
+            table["expect_window"], f"{where}.expect_window", positive=True
+        )
+    if "expect_min_files" in table:
+        values["expect_min_files"] = integer(
+            table["expect_min_files"], f"{where}.expect_min_files", maximum=MAX_BATCH_FILES
+        )
+    return values
 
 
 def parse_workflows(raw: Any, transforms: Mapping[str, TransformSpec]) -> tuple[Workflow, ...]:

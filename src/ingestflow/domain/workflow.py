@@ -95,6 +95,12 @@ class Workflow:
     # folder; `max_wait` still flushes them unless `marker_required`.
     ready_marker: str | None = None
     marker_required: bool = False
+    # The `missing` alert: at each `expect_cron` deadline (wall clock in `timezone`, IANA), at
+    # least `expect_min_files` files must have arrived in the `expect_window` before it.
+    expect_cron: str | None = None
+    expect_window: float = 24 * 3600.0
+    expect_min_files: int = 1
+    timezone: str = "UTC"
 
     def takes(self, key: str) -> bool:
         return key.startswith(self.prefix) and keys.matches_any(key, self.include)

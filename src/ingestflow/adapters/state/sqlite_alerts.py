@@ -190,6 +190,26 @@ class SqliteAlerts(SqliteDb):
             deliveries.setdefault(int(d[1]), []).append(_delivery(d))
         return [_alert(r, deliveries.get(int(r[0]), ())) for r in rows]
 
+    def arrivals(self, workflow: str, start: float, end: float) -> int:
+        # One index range per status: TODO is indexed per workflow, DONE and FAILED by upload
+        # time (filtered by workflow), PROCESSING rows are few (running batches).
+        queries = (
+            "SELECT count(*) FROM workflow_status INDEXED BY workflow_status_todo"
+            " WHERE status = 'TODO' AND workflow = ? AND upload_time >= ? AND upload_time < ?",
+            "SELECT count(*) FROM workflow_status INDEXED BY workflow_status_done"
+            " WHERE status = 'DONE' AND upload_time >= ? AND upload_time < ? AND workflow = ?",
+            "SELECT count(*) FROM workflow_status INDEXED BY workflow_status_failed"
+            " WHERE status = 'FAILED' AND upload_time >= ? AND upload_time < ? AND workflow = ?",
+            "SELECT count(*) FROM workflow_status INDEXED BY workflow_status_processing"
+            " WHERE status = 'PROCESSING' AND upload_time >= ? AND upload_time < ?"
+            " AND workflow = ?",
+        )
+        with self._snapshot():
+            total = self._read(queries[0], (workflow, start, end))[0][0]
+            for query in queries[1:]:
+                total += self._read(query, (start, end, workflow))[0][0]
+        return int(total)
+
     def get_info(self, name: str) -> str | None:
         rows = self._read("SELECT value FROM ledger_info WHERE name = ?", (name,))
         return str(rows[0][0]) if rows else None
