@@ -13,7 +13,13 @@ import sys
 
 import typer
 
-from ingestflow.entrypoints.cli import datadog_command, ledger, query_command, render
+from ingestflow.entrypoints.cli import (
+    alerts_command,
+    datadog_command,
+    ledger,
+    query_command,
+    render,
+)
 from ingestflow.entrypoints.cli import metrics as metrics_commands
 from ingestflow.entrypoints.cli import run as running
 from ingestflow.entrypoints.cli import serve as serving
@@ -49,11 +55,13 @@ for command in (
     ledger.unrouted,
     query_command.query,
     serving.serve,
+    alerts_command.stale,
     running.demo,
 ):
     app.command()(command)
 app.add_typer(metrics_commands.app, name="metrics")
 app.add_typer(datadog_command.app, name="datadog")
+app.add_typer(alerts_command.app, name="alerts")
 
 
 class _SafeFormatter(logging.Formatter):

@@ -1,0 +1,94 @@
+"""The composition root's alerts half: Settings -> notifiers and the alerting service, and the
+thread that runs it beside `ingestflow run` (notifiers may be slow; the pipeline never waits)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+
+from ingestflow.adapters.processes import owner_id
+from ingestflow.config.alerts import NotifierSettings
+from ingestflow.config.secrets import Secret, read_secret
+from ingestflow.config.settings import Settings
+from ingestflow.ports import Notifier, StatusStore
+from ingestflow.services.alerting import Alerting, AlertPolicy
+
+log = logging.getLogger(__name__)
+
+
+def build_notifier(n: NotifierSettings, environ: Mapping[str, str] | None = None) -> Notifier:
+    environ = os.environ if environ is None else environ
+    where = f"alerts.notifiers.{n.name}"
+    o = n.options
+    if n.type == "smtp":
+        from ingestflow.adapters.notify.smtp import SmtpNotifier
+
+        password = None
+        if o["password_env"] is not None:
+            password = read_secret(f"{where}.password_env", o["password_env"], None, environ)
+        return SmtpNotifier(
+            n.name,
+            o["host"],
+            o["port"],
+            o["security"],
+            o["username"],
+            password,
+            o["from"],
+            o["to"],
+            verify=o["verify"],
+        )
+    if n.type == "webhook":
+        from ingestflow.adapters.notify.webhook import WebhookNotifier
+
+        if o["url_env"] is not None:
+            url = read_secret(f"{where}.url_env", o["url_env"], None, environ)
+        else:
+            url = Secret(o["url"])
+        secret = None
+        if o["secret_env"] is not None:
+            secret = read_secret(f"{where}.secret_env", o["secret_env"], None, environ)
+        return WebhookNotifier(n.name, url, o["format"], secret)
+    from ingestflow.adapters.notify.stdout import StdoutNotifier
+
+    return StdoutNotifier(n.name)
+
+
+def build_alerting(
+    settings: Settings, store: StatusStore, environ: Mapping[str, str] | None = None
+) -> Alerting:
+    alerts = settings.alerts
+    notifiers = [build_notifier(n, environ) for n in alerts.notifiers]
+    policy = AlertPolicy(alerts.renotify, alerts.max_renotify, settings.metrics.env)
+    return Alerting(store, settings.workflows, notifiers, policy, owner_id())
+
+
+class AlertThread(threading.Thread):
+    """Runs an alerting pass every `interval` seconds until stopped."""
+
+    def __init__(self, alerting: Alerting, interval: float) -> None:
+        super().__init__(name="alerts", daemon=True)
+        self.alerting, self.interval = alerting, interval
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.alerting.run_pass()
+            except Exception:  # the ledger busy: the next pass tries again
+                log.warning("alert evaluation failed; retrying", exc_info=True)
+            self._stopping.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(timeout=60)
+
+
+def start_alerting(settings: Settings, store: StatusStore) -> AlertThread | None:
+    """Alerts beside `run` when notifiers are configured (None otherwise)."""
+    if not settings.alerts.notifiers:
+        return None
+    thread = AlertThread(build_alerting(settings, store), max(1.0, settings.schedule_interval))
+    thread.start()
+    return thread
