@@ -60,7 +60,14 @@ def build_alerting(
 ) -> Alerting:
     alerts = settings.alerts
     notifiers = [build_notifier(n, environ) for n in alerts.notifiers]
-    policy = AlertPolicy(alerts.renotify, alerts.max_renotify, settings.metrics.env)
+    policy = AlertPolicy(
+        alerts.renotify,
+        alerts.max_renotify,
+        settings.metrics.env,
+        report_cron=alerts.report_cron if alerts.notifiers else None,
+        timezone=alerts.timezone,
+        report_when_ok=alerts.report_when_ok,
+    )
     return Alerting(store, settings.workflows, notifiers, policy, owner_id())
 
 

@@ -199,6 +199,10 @@ class StatusStore(Protocol):
 
     def set_info(self, name: str, value: str) -> None: ...
 
+    def swap_info(self, name: str, expected: str | None, value: str) -> bool:
+        """Set `name` to `value` only if it is `expected` now (None: unset), atomically: of two
+        processes claiming the same report, one wins."""
+
     def set_unrouted(self, files: Sequence[UnroutedFile]) -> None:
         """Replace the list of landing files that no workflow takes."""
 

@@ -153,3 +153,12 @@ def test_arrivals_count_every_file_of_a_workflow_uploaded_in_a_window(store: Sta
     assert store.arrivals("ohlcv", T0 + 60, T0 + 180) == 2  # end exclusive
     assert store.arrivals("fx", T0, T0 + 300) == 1
     assert store.arrivals("ohlcv", T0 + 300, T0 + 900) == 0
+
+
+def test_a_named_value_is_swapped_only_from_what_the_caller_saw(ledger: Ledger) -> None:
+    first, second = ledger.open(), ledger.open()
+
+    assert first.swap_info("alerts.last_report", None, "100")
+    assert not second.swap_info("alerts.last_report", None, "100")  # the other one won
+    assert second.swap_info("alerts.last_report", "100", "200")
+    assert first.get_info("alerts.last_report") == "200"

@@ -182,3 +182,28 @@ def test_reminders_follow_renotify_up_to_max_renotify(store: SqliteStatusStore) 
 
     assert sum(sent) == 3  # the first message and max_renotify = 2 reminders
     assert [i for i, n in enumerate(sent) if n] == [0, 4, 8]
+
+
+def test_the_daily_report_is_sent_once_at_its_deadline_in_its_time_zone(
+    store: SqliteStatusStore,
+) -> None:
+    w = Workflow("ohlcv", "ohlcv/", batch_size=100, max_wait=1e6, stale_after=HOUR)
+    t0 = at("2024-03-01T01:00:00")
+    land(store, w, "ohlcv/old.csv", t0)
+    clock, out = Clock(at("2024-03-01T06:30:00")), io.StringIO()
+    store.sync_workflows([w])
+    policy = AlertPolicy(4 * HOUR, 2, "test", "0 7 * * *", "Europe/Paris", False)
+    reporter = StdoutNotifier("out", out)
+    service = Alerting(store, [w], [reporter], policy, "me:1", clock)
+
+    service.run_pass()  # the stale alert, and the report schedule starts (no report yet)
+    alert_text = out.getvalue()
+    assert "report" not in alert_text.lower()
+    clock.now = at("2024-03-01T07:00:10")
+    assert service.run_pass().sent == {"out": 1}  # the report
+    report = out.getvalue()[len(alert_text) :]
+    assert "ohlcv/old.csv" in report and "report" in report.lower()
+    clock.now = at("2024-03-01T07:05:00")
+    assert service.run_pass().sent == {}
+    other = Alerting(store, [w], [reporter], policy, "me:2", clock)
+    assert other.run_pass().sent == {}  # another evaluator does not send it again

@@ -8,16 +8,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo
 
 from ingestflow.domain.alerts import Digest
+from ingestflow.domain.cron import CronSchedule
 from ingestflow.domain.errors import NotifyError
 from ingestflow.domain.workflow import Workflow
 from ingestflow.ports import Notifier, StatusStore
-from ingestflow.services.alert_rules import evaluate
+from ingestflow.services.alert_rules import deadline_window, evaluate
+from ingestflow.services.stale_report import stale_report
 
 log = logging.getLogger(__name__)
 LAST_EVALUATION = "alerts.last_evaluation"
+LAST_REPORT = "alerts.last_report"
 _LEASE = 120.0  # a sender's hold on the notifications it is sending
 _BACKOFF = (30.0, 3600.0)
 
@@ -27,6 +31,9 @@ class AlertPolicy:
     renotify: float
     max_renotify: int
     env: str = "default"
+    report_cron: str | None = None  # the daily report's schedule (None: no report)
+    timezone: str = "UTC"
+    report_when_ok: bool = False
 
 
 @dataclass
@@ -70,7 +77,40 @@ class Alerting:
         result = PassResult(firing=len(found.problems))
         for notifier in self.notifiers:
             self._send(notifier, now, result)
+        self._report(now, result)
         return result
+
+    def _report(self, now: float, result: PassResult) -> None:
+        """The report of the latest `report_cron` deadline, sent once (of two evaluators,
+        one claims it). The first evaluation only starts the schedule: no report for a
+        deadline that passed before alerts ever ran."""
+        if self.policy.report_cron is None:
+            return
+        zone = ZoneInfo(self.policy.timezone)
+        due = CronSchedule.parse(self.policy.report_cron).latest_at_or_before(now, zone)
+        if due is None:
+            return
+        last = self.store.get_info(LAST_REPORT)
+        if last is not None and float(last) >= due:
+            return
+        if not self.store.swap_info(LAST_REPORT, last, repr(due)) or last is None:
+            return
+        report = stale_report(self.store, self.workflows, now, deadline_window)
+        since = float(last)
+        failed = tuple(r for r in report.failed if (r.end_time or r.upload_time) > since)
+        report = replace(report, failed=failed)
+        digest = report.digest(self.policy.env)
+        if not digest.messages and not self.policy.report_when_ok:
+            return
+        digest = replace(digest, notes=() if digest.messages else ("all is well",))
+        for notifier in self.notifiers:
+            try:
+                notifier.send(digest)
+                result.sent[notifier.name] = result.sent.get(notifier.name, 0) + 1
+            except NotifyError as exc:  # a report is not retried: the next one comes
+                message = " ".join(str(exc).split())
+                result.failed[notifier.name] = message
+                log.warning("notifier %s: the report was not sent: %s", notifier.name, message)
 
     def _send(self, notifier: Notifier, now: float, result: PassResult) -> None:
         taken = self.store.take_deliveries(notifier.name, self.owner, now, _LEASE)

@@ -218,6 +218,14 @@ class SqliteAlerts(SqliteDb):
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO ledger_info VALUES (?, ?)", (name, value))
 
+    def swap_info(self, name: str, expected: str | None, value: str) -> bool:
+        with self._tx() as db:
+            row = db.execute("SELECT value FROM ledger_info WHERE name = ?", (name,)).fetchone()
+            if (row[0] if row else None) != expected:
+                return False
+            db.execute("INSERT OR REPLACE INTO ledger_info VALUES (?, ?)", (name, value))
+            return True
+
     def _has_alerts(self) -> bool:
         rows = self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alerts'")
         return bool(rows)

@@ -11,12 +11,14 @@ from typing import Annotated, Any
 import typer
 
 from ingestflow import bootstrap
+from ingestflow.bootstrap_alerts import AlertThread, build_alerting
 from ingestflow.bootstrap_metrics import start_forwarding
 from ingestflow.domain.errors import ConfigError
 from ingestflow.entrypoints.cli import render
 from ingestflow.entrypoints.cli.init_template import TEMPLATE
 from ingestflow.entrypoints.cli.options import ConfigOpt, EnvOpt, handles_errors, settings
 from ingestflow.entrypoints.cli.serve import server_beside_run
+from ingestflow.services.alerting import Alerting
 
 log = logging.getLogger("ingestflow")
 
@@ -54,9 +56,13 @@ def run(
     pipeline = bootstrap.build_pipeline(chosen, watch=not once)
     try:
         forwarding = start_forwarding(chosen, pipeline.store)
+        alerting = build_alerting(chosen, pipeline.store)
     except BaseException:
         pipeline.close()
         raise
+    # Continuous runs evaluate alerts in their own thread every tick; `--once` does one
+    # evaluation at the end (below).
+    alert_thread = None if once else AlertThread(alerting, max(1.0, chosen.schedule_interval))
     received: list[int] = []
 
     def _stop(signum: int, _frame: Any) -> None:
@@ -69,6 +75,8 @@ def run(
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
+        if alert_thread is not None:
+            alert_thread.start()
         with (
             server_beside_run(chosen, pipeline.store),
             progress_callback(enabled=sys.stderr.isatty()) as on_file,
@@ -76,6 +84,10 @@ def run(
             summary = pipeline.run_once(on_file) if once else pipeline.run_forever(on_file)
     finally:
         try:
+            if alert_thread is not None:
+                alert_thread.stop()
+            elif not received:
+                _alert_once(alerting)
             if forwarding is not None:  # what this run produced reaches the sinks first
                 forwarding.stop(chosen.metrics.flush_timeout)
         finally:
@@ -92,6 +104,16 @@ def run(
         raise typer.Exit(128 + received[0])
     if summary.failed:
         raise typer.Exit(1)
+
+
+def _alert_once(alerting: Alerting) -> None:
+    try:
+        result = alerting.run_pass()
+    except Exception:  # alerts never change the run's outcome
+        log.warning("alert evaluation failed", exc_info=True)
+        return
+    for name, error in result.failed.items():
+        log.warning("notifier %s: %s (sent on the next run or `alerts check`)", name, error)
 
 
 @handles_errors
