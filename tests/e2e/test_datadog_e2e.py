@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -175,3 +176,22 @@ def test_run_once_waits_for_a_slow_datadog_no_longer_than_its_flush_timeout(
 
     assert elapsed < 10.0  # processing, plus 1 s of flush and a short grace
     assert p.json("metrics", "status")["sinks"][0]["pending"] > 0
+
+
+def test_exported_monitors_follow_each_workflows_stale_after_and_push_cleanly(
+    tmp_path: Path,
+) -> None:
+    from datadog_api_capture import validation_errors
+    from datadog_api_client.v1.model.monitor import Monitor
+
+    with DatadogApiCapture() as api:
+        p = project(tmp_path, api.url)
+        (tmp_path / "dd-api-key").write_text(API_KEY)
+        out = tmp_path / "exported"
+        p.cli("alerts", "export", "datadog", "--folder", str(out))
+        pushed = p.cli("datadog", "push", "--folder", str(out), env={"DD_APP_KEY": APP_KEY})
+
+    stale = json.loads((out / "monitors" / "stale-ohlcv.json").read_text())
+    assert stale["options"]["thresholds"]["critical"] == 18000  # the default stale_after, 5h
+    assert "monitor stale-ohlcv: created" in pushed.stdout
+    assert validation_errors(Monitor, stale) == []  # and the capture server accepted it

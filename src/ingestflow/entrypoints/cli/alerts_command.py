@@ -3,8 +3,12 @@ read from and recorded in the ledger; no command here changes a file's status.""
 
 from __future__ import annotations
 
+import json
+import shutil
+import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -15,7 +19,9 @@ from ingestflow.config.values import duration
 from ingestflow.domain.alerts import OPENED, AlertMessage, AlertRecord, Digest
 from ingestflow.domain.errors import ConfigError, NotifyError
 from ingestflow.entrypoints.cli import render
+from ingestflow.entrypoints.cli.datadog_command import default_folder
 from ingestflow.entrypoints.cli.options import ConfigOpt, EnvOpt, JsonOpt, handles_errors, settings
+from ingestflow.services.alert_exports import datadog_stale_monitors, prometheus_rules
 from ingestflow.services.alert_rules import deadline_window, next_deadline
 from ingestflow.services.alerting import LAST_EVALUATION
 from ingestflow.services.stale_report import stale_report
@@ -181,3 +187,33 @@ def stale(
         return
     for title, columns, rows in report.tables():
         render.console().print(render.table(title, columns, rows))
+
+
+@app.command()
+@handles_errors
+def export(
+    target: Annotated[str, typer.Argument(help="prometheus (a rules file) or datadog")],
+    folder: Annotated[
+        Path | None,
+        typer.Option("--folder", help="datadog: write the dashboard and monitors here."),
+    ] = None,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """The alert rules for external monitoring, from the workflows' own settings: a Prometheus
+    rules file on standard output, or (datadog) the shipped dashboard and monitors plus one
+    stale monitor per workflow written to --folder, for `ingestflow datadog push --folder`."""
+    chosen = settings(config, env)
+    if target == "prometheus":
+        sys.stdout.write(render.safe(prometheus_rules(chosen.workflows, chosen.metrics.env)))
+        return
+    if target != "datadog":
+        raise ConfigError("export", f"unknown target {target!r} (prometheus, datadog)")
+    if folder is None:
+        raise ConfigError("--folder", "is needed for datadog (where to write the files)")
+    shutil.copytree(default_folder(), folder, dirs_exist_ok=True)
+    (folder / "monitors" / "backlog-oldest-age.json").unlink(missing_ok=True)  # per workflow now
+    for key, body in datadog_stale_monitors(chosen.workflows).items():
+        path = folder / "monitors" / f"{key}.json"
+        path.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    render.line(f"wrote {folder}: push it with ingestflow datadog push --folder {folder}")
