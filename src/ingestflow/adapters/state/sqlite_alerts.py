@@ -6,8 +6,8 @@ processes evaluating at once (two `run`s, a cron `alerts check`) cannot open a p
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import replace
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
