@@ -512,7 +512,8 @@ def test_a_ledger_path_that_is_a_folder_is_a_config_error(
          "engine, env, landing, ledger, metrics, output, schedule_interval, server, transforms,"
          " workflows"),
         ("[output]\nformat = 'csv'\n", "output.format", "compression, path"),
-        (OHLCV_WORKFLOW + "colour = 1\n", "workflows.ohlcv.colour", "batch_size, expect_cron, expect_min_files, expect_window, include"),
+        (OHLCV_WORKFLOW + "colour = 1\n", "workflows.ohlcv.colour",
+         "batch_size, expect_cron, expect_min_files, expect_window, include"),
         (OHLCV_WORKFLOW + "[workflows.options]\nskip = 1\n", "workflows.ohlcv.options.skip",
          "date_format, delimiter"),
         ("[[transforms]]\nname = 't'\ncolour = 1\n", "transforms[0].colour",
