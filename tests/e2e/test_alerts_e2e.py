@@ -162,3 +162,48 @@ def test_alerts_test_sends_a_test_message_to_one_notifier(
     assert "test message" in mail.text
     assert hook.requests == []
     assert p.cli("alerts", "test", "--notifier", "nope", expect=2).returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ("[alerts]\nreport_cron = '61 * * * *'\n", "alerts.report_cron"),
+        ("[alerts]\ntimezone = 'Mars/Olympus'\n", "alerts.timezone"),
+        ("[alerts]\nmax_renotify = -1\n", "alerts.max_renotify"),
+        ("[[alerts.notifiers]]\nname = 'x'\ntype = 'pager'\n", "alerts.notifiers.x.type"),
+        (
+            "[[alerts.notifiers]]\nname = 'm'\ntype = 'smtp'\nhost = 'h'\nsecurity = 'ssl'\n"
+            "from = 'a@b.c'\nto = ['d@e.f']\n",
+            "alerts.notifiers.m.security",
+        ),
+        (
+            "[[alerts.notifiers]]\nname = 'w'\ntype = 'webhook'\nurl = 'https://h/x'\n"
+            "url_env = 'HOOK'\n",
+            "alerts.notifiers.w.url",
+        ),
+    ],
+)
+def test_a_bad_alerts_setting_exits_2_naming_the_key(tmp_path: Path, extra: str, key: str) -> None:
+    p = write_config(tmp_path, [workflow("ohlcv", "ohlcv/")], extra=extra)
+
+    result = p.cli("status", expect=2)
+
+    assert f"'{key}'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        ({"expect_cron": "0 6 * * 8"}, "workflows.ohlcv.expect_cron"),
+        ({"expect_cron": "0 6 * * *", "timezone": "Nowhere/City"}, "workflows.ohlcv.timezone"),
+        ({"expect_window": "24h"}, "workflows.ohlcv.expect_window"),
+    ],
+)
+def test_a_bad_missing_rule_exits_2_naming_the_key(
+    tmp_path: Path, settings: dict[str, str], key: str
+) -> None:
+    p = write_config(tmp_path, [workflow("ohlcv", "ohlcv/", **settings)])
+
+    result = p.cli("status", expect=2)
+
+    assert f"'{key}'" in result.stderr
