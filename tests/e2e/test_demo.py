@@ -65,7 +65,7 @@ def test_the_commands_the_demo_prints_work_as_printed_from_any_folder(
     lines = result.stdout.splitlines()
     start = lines.index("try (from any folder):")
     commands = [line.strip() for line in lines[start + 1 :] if line.startswith("  ")]
-    assert len(commands) == 3, result.stdout
+    assert len(commands) == 5, result.stdout
     # Not on PATH: the venv's bin folder is not there, as on a fresh shell.
     env = clean_env({"PATH": os.defpath, "COLUMNS": "300"})
     outputs = []
@@ -76,7 +76,9 @@ def test_the_commands_the_demo_prints_work_as_printed_from_any_folder(
         )
         assert ran.returncode == 0, (command, ran.stderr)
         outputs.append(ran.stdout)
-    status, failed, query = outputs
+    status, failed, query, metrics, alerts = outputs
     assert "DONE" in status and "FAILED" in status
     assert "ohlcv/BROKEN/2024-01-01.csv" in failed
     assert "candles" in query and "avg_change" in query
+    assert "bad_value" in metrics  # the failed file, by error kind
+    assert "firing" in alerts and "failed" in alerts

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from ingestflow import bootstrap
 from ingestflow.adapters.engines.duckdb_query import run_query
+from ingestflow.bootstrap_alerts import build_alerting
 from ingestflow.config import load_settings
 from ingestflow.domain.status import Status
 from ingestflow.entrypoints.cli import render
@@ -49,6 +50,8 @@ def try_commands(config: Path) -> list[str]:
         shlex.join([*cli, "status", *where]),
         shlex.join([*cli, "files", "--status", "FAILED", *where]),
         shlex.join([*cli, "query", TRY_SQL, *where]),
+        shlex.join([*cli, "metrics", "--since", "1h", *where]),
+        shlex.join([*cli, "alerts", *where]),
     ]
 
 
@@ -87,6 +90,7 @@ def run_demo(directory: Path | None, files: int, rows: int, seed: int) -> None:
     summary = pipeline.run_once(settle_wait=False)
     elapsed = time.perf_counter() - t1
     store = pipeline.store
+    build_alerting(settings, store).run_pass()  # as `run --once` does: the failed file alerts
     counts = store.counts()
     done = store.files(status=Status.DONE)
     failed = store.files(status=Status.FAILED)
