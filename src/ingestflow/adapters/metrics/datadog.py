@@ -37,12 +37,11 @@ import urllib.error
 import urllib.request
 import zlib
 from collections.abc import Sequence
-from http.client import HTTPMessage
-from typing import IO
 from urllib.parse import urlsplit
 
 import orjson
 
+from ingestflow.adapters.http import direct_opener
 from ingestflow.config.secrets import Secret
 from ingestflow.domain.errors import SinkError
 from ingestflow.domain.metrics import Point
@@ -55,21 +54,6 @@ DISTRIBUTION_PATH = "/api/v1/distribution_points"
 _EXCERPT = 200  # characters of an error answer kept in the message
 _RETRY_STATUSES = frozenset({408, 429})
 _AUTH_STATUSES = frozenset({401, 403})
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer (raised as HTTPError), never followed with the key."""
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: HTTPMessage,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        return None
 
 
 class _Failed(Exception):
@@ -106,7 +90,7 @@ class DatadogSink:
         self.name = name
         parts = urlsplit(self.base_url)  # shown in messages: without any user:password@
         self._where = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+        self._opener = direct_opener()
 
     def __repr__(self) -> str:
         return f"DatadogSink(name={self.name!r}, base_url={self._where!r}, tags={self.tags!r})"

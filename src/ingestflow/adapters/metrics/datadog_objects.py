@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingestflow.adapters.http import direct_opener
 from ingestflow.config.secrets import Secret
 from ingestflow.domain.errors import IngestflowError
 from ingestflow.domain.metrics import tag_value
@@ -282,11 +283,6 @@ class _State:
 # -- HTTP -------------------------------------------------------------------------------
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # the 3xx becomes an HTTPError: the keys never follow a redirect
-
-
 class _Api:
     def __init__(self, base_url: str, api_key: Secret, app_key: Secret) -> None:
         if not re.match(r"^https?://[^/\s]+", base_url):
@@ -301,7 +297,7 @@ class _Api:
             "Content-Type": "application/json",
         }
         # No proxy from the environment: the keys go to the configured URL only.
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+        self._opener = direct_opener()
 
     def call(
         self,

@@ -34,11 +34,11 @@ import json
 import time
 import urllib.error
 import urllib.request
-from email.message import Message
 from email.utils import parsedate_to_datetime
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from ingestflow.adapters.http import direct_opener
 from ingestflow.config.secrets import Secret
 from ingestflow.domain.alerts import Digest
 from ingestflow.domain.errors import ConfigError, NotifyError
@@ -50,21 +50,6 @@ SIGNATURE, TIMESTAMP = "X-Ingestflow-Signature", "X-Ingestflow-Timestamp"
 MAX_RETRY_AFTER = 3600.0
 _EXCERPT = 200
 _READ_MAX = 4096
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer (raised as HTTPError), never followed."""
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: Message,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        return None
 
 
 def encode(body: Any) -> bytes:
@@ -122,7 +107,7 @@ class WebhookNotifier:
         self._url, self._secret = url, secret
         self.host = parts.hostname + (f":{port}" if port else "")
         self._where = f"webhook {name}: {self.host}"
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+        self._opener = direct_opener()
 
     def __repr__(self) -> str:
         return (
