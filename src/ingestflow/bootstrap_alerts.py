@@ -16,6 +16,13 @@ from ingestflow.ports import Notifier, StatusStore
 from ingestflow.services.alerting import Alerting, AlertPolicy
 
 log = logging.getLogger(__name__)
+# Alerts are evaluated on the scheduler's ticks, at most this often: their thresholds are
+# minutes to hours, and an idle `run` over a large ledger must stay cheap.
+MIN_ALERT_INTERVAL = 10.0
+
+
+def alert_interval(settings: Settings) -> float:
+    return max(MIN_ALERT_INTERVAL, settings.schedule_interval)
 
 
 def build_notifier(n: NotifierSettings, environ: Mapping[str, str] | None = None) -> Notifier:
@@ -96,6 +103,6 @@ def start_alerting(settings: Settings, store: StatusStore) -> AlertThread | None
     """Alerts beside `run` when notifiers are configured (None otherwise)."""
     if not settings.alerts.notifiers:
         return None
-    thread = AlertThread(build_alerting(settings, store), max(1.0, settings.schedule_interval))
+    thread = AlertThread(build_alerting(settings, store), alert_interval(settings))
     thread.start()
     return thread

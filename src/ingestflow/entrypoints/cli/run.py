@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from ingestflow import bootstrap
-from ingestflow.bootstrap_alerts import AlertThread, build_alerting
+from ingestflow.bootstrap_alerts import AlertThread, alert_interval, build_alerting
 from ingestflow.bootstrap_metrics import start_forwarding
 from ingestflow.domain.errors import ConfigError
 from ingestflow.entrypoints.cli import render
@@ -62,7 +62,7 @@ def run(
         raise
     # Continuous runs evaluate alerts in their own thread every tick; `--once` does one
     # evaluation at the end (below).
-    alert_thread = None if once else AlertThread(alerting, max(1.0, chosen.schedule_interval))
+    alert_thread = None if once else AlertThread(alerting, alert_interval(chosen))
     received: list[int] = []
 
     def _stop(signum: int, _frame: Any) -> None:
