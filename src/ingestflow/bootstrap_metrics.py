@@ -121,6 +121,7 @@ def build_server_app(
         ledger_registry,
     )
     from ingestflow.entrypoints.server import create_app
+    from ingestflow.entrypoints.server.api import api_routes
 
     collector = LedgerCollector(
         store, metrics_context(settings), settings.workflows, settings.landing_bucket
@@ -133,4 +134,10 @@ def build_server_app(
         def before_scrape() -> object:
             return forwarder.forward(max_batches=4)
 
-    return create_app(store, ledger_registry(collector), token, before_scrape=before_scrape)
+    return create_app(
+        store,
+        ledger_registry(collector),
+        token,
+        before_scrape=before_scrape,
+        routes=api_routes(store, settings),
+    )

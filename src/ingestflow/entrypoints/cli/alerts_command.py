@@ -9,15 +9,16 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from ingestflow import bootstrap
 from ingestflow.bootstrap_alerts import build_alerting, build_notifier
 from ingestflow.config.values import duration
-from ingestflow.domain.alerts import OPENED, AlertMessage, AlertRecord, Digest
+from ingestflow.domain.alerts import OPENED, AlertMessage, Digest
 from ingestflow.domain.errors import ConfigError, NotifyError
+from ingestflow.entrypoints.alerts_json import RECENT, alert_json
 from ingestflow.entrypoints.cli import render
 from ingestflow.entrypoints.cli.datadog_command import default_folder
 from ingestflow.entrypoints.cli.options import ConfigOpt, EnvOpt, JsonOpt, handles_errors, settings
@@ -31,35 +32,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-RECENT = 7 * 86400.0  # resolved alerts shown for a week
-
-
-def _alert_json(a: AlertRecord) -> dict[str, Any]:
-    return {
-        "rule": a.rule,
-        "workflow": a.workflow,
-        "state": a.state,
-        "since": render.iso(a.since),
-        "resolved_at": render.iso(a.resolved_at),
-        "summary": a.summary,
-        "count": a.count,
-        "reminders": a.reminders,
-        "items": [
-            {"key": i.key, "status": i.status, "since": render.iso(i.since), "reason": i.reason}
-            for i in a.items
-        ],
-        "notified": [
-            {
-                "notifier": d.notifier,
-                "event": d.event,
-                "outcome": d.status,
-                "at": render.iso(d.sent_at),
-                "attempts": d.attempts,
-                "error": d.last_error,
-            }
-            for d in a.deliveries
-        ],
-    }
 
 
 @app.callback(invoke_without_command=True)
@@ -86,7 +58,7 @@ def show(
     ]
     last_iso = render.iso(float(last)) if last else None
     if as_json:
-        data = {"alerts": [_alert_json(a) for a in alerts], "missing_rules": deadlines}
+        data = {"alerts": [alert_json(a) for a in alerts], "missing_rules": deadlines}
         render.line(render.dumps(data | {"last_evaluation": last_iso}))
         return
     rows = [

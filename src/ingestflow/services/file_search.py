@@ -1,0 +1,76 @@
+"""One page of ledger files for the dashboard and its API: the filters of `ingestflow files`
+plus a key substring, keyset-paginated on the ledger's (upload_time, key) order.
+
+The substring filter cannot use an index, so it is applied while paging: the ledger is read
+forward in chunks from the cursor until the page holds `limit` matches, the ledger ends, or
+`max_scan` rows were read. In the last case the page may hold fewer matches (even none) and
+`next_after` still continues the scan where it stopped, so a request's cost stays bounded at
+any ledger size and a caller that follows `next_after` sees every match exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingestflow.domain.records import FileRecord
+from ingestflow.domain.status import Status
+from ingestflow.ports import StatusStore
+
+MAX_SCAN = 20_000  # ledger rows read per page when a substring filter is given
+_CHUNK = 1000  # rows per ledger read while scanning for substring matches
+
+Cursor = tuple[float, str]
+"""A keyset position: the (upload_time, key) of the last record a page covered."""
+
+
+@dataclass(frozen=True, slots=True)
+class FilePage:
+    """Up to `limit` records in ledger order; `next_after` is where the next page starts (None
+    when the ledger holds nothing more that matches)."""
+
+    files: list[FileRecord]
+    next_after: Cursor | None
+
+
+def _position(record: FileRecord) -> Cursor:
+    return (record.upload_time, record.key)
+
+
+def file_page(
+    store: StatusStore,
+    limit: int,
+    status: Status | None = None,
+    prefix: str | None = None,
+    workflow: str | None = None,
+    query: str | None = None,
+    after: Cursor | None = None,
+    max_scan: int = MAX_SCAN,
+) -> FilePage:
+    """The page after `after`. `query` keeps records whose key contains it, compared
+    case-insensitively (`str.casefold`). `limit` and `max_scan` are at least 1."""
+    if limit < 1 or max_scan < 1:
+        raise ValueError(f"limit and max_scan must be at least 1: {limit!r}, {max_scan!r}")
+    if not query:
+        # One read of limit + 1 rows: the extra row says whether a next page exists, so the
+        # last page has no cursor (no empty page to fetch).
+        rows = store.files(status, prefix, workflow, limit=limit + 1, after=after)
+        more = len(rows) > limit
+        return FilePage(rows[:limit], _position(rows[limit - 1]) if more else None)
+    needle = query.casefold()
+    found: list[FileRecord] = []
+    scanned = 0
+    position = after
+    while True:
+        size = min(_CHUNK, max_scan - scanned)
+        rows = store.files(status, prefix, workflow, limit=size, after=position)
+        for row in rows:
+            if needle in row.key.casefold():
+                if len(found) == limit:  # one match past the page: there is a next page
+                    return FilePage(found, _position(found[-1]))
+                found.append(row)
+        scanned += len(rows)
+        if len(rows) < size:
+            return FilePage(found, None)  # the ledger ends here
+        position = _position(rows[-1])
+        if scanned >= max_scan:
+            return FilePage(found, position)  # budget spent: continue from the last row read
