@@ -21,7 +21,12 @@ def open_store(settings: Settings, *, read_only: bool = False) -> StatusStore:
     ledger without writing to it, so those commands also work on a ledger the user may only
     read; a ledger that does not exist yet is created (empty) as usual."""
     if read_only and settings.ledger_path.exists():
-        return SqliteStatusStore(settings.ledger_path, read_only=True)
+        store = SqliteStatusStore(settings.ledger_path, read_only=True)
+        if store.has_schema():
+            return store
+        # A ledger another process is creating right now (its file exists, its tables are
+        # not committed yet): open it as a writer would, which waits for that process.
+        store.close()
     store = SqliteStatusStore(settings.ledger_path)
     store.sync_workflows(settings.workflows)
     return store

@@ -69,3 +69,20 @@ def test_status_files_and_history_work_on_a_read_only_ledger_and_run_says_why_it
     assert run.returncode == 1, run.stdout + run.stderr
     (line,) = run.stderr.strip().splitlines()
     assert line.startswith("error:") and ".ingestflow" in line and "Traceback" not in line
+
+
+def test_a_read_command_on_a_ledger_still_being_created_waits_for_its_tables(
+    tmp_path: Path,
+) -> None:
+    """`run` has created the ledger file but not committed its tables yet (as `status` may
+    see it at the very start of a run): the reader opens it as a writer would, not fail."""
+    import sqlite3
+
+    project = write_config(tmp_path / "p", [workflow("ohlcv", "ohlcv/")])
+    ledger = project.root / ".ingestflow" / "ledger.db"
+    ledger.parent.mkdir(parents=True)
+    sqlite3.connect(ledger).close()  # an empty database file: no tables yet
+
+    counts = project.json("status")["counts"]
+
+    assert counts == {"TODO": 0, "PROCESSING": 0, "DONE": 0, "FAILED": 0}

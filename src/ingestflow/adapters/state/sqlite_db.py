@@ -142,6 +142,14 @@ class SqliteDb:
                 f" (schema version {stored}; this release knows up to {SCHEMA_VERSION})"
             )
 
+    def has_schema(self) -> bool:
+        """Whether the ledger's tables exist (a file being created by another process may
+        not have them committed yet)."""
+        found = self._read(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'status_counts'"
+        )
+        return bool(found)
+
     def _hint(self, index: str) -> str:
         """`INDEXED BY index` when the ledger has it (a read-only older ledger may not)."""
         return f" INDEXED BY {index}" if index in self._indexes else ""
