@@ -272,9 +272,11 @@ class MetricsSink(Protocol):
     counts: str
     max_age: float | None
 
-    def send(self, points: Sequence[Point]) -> None:
+    def send(self, points: Sequence[Point], timeout: float | None = None) -> None:
         """Deliver `points` (any number: the sink splits them into requests within its
-        limits). Raises SinkError when they were not all taken."""
+        limits), each request waiting at most `timeout` seconds (None: the sink's own limit;
+        the forwarder passes what is left of a flush). Raises SinkError when they were not
+        all taken."""
 
     def close(self) -> None:
         """Flush anything buffered and release the connection."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from ingestflow.config.known import check_known
 from ingestflow.config.schedules import cron, time_zone
-from ingestflow.config.values import duration, flag, integer
+from ingestflow.config.values import duration, env_name, flag, integer, text
 from ingestflow.domain.alerts import DEFAULT_MAX_RENOTIFY, DEFAULT_RENOTIFY
 from ingestflow.domain.errors import ConfigError
 
@@ -28,7 +28,6 @@ NOTIFIER_KEYS: dict[str, frozenset[str]] = {
 SECURITY = ("tls", "starttls", "none")
 WEBHOOK_FORMATS = ("slack", "json")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ADDRESS = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+$")
 
 
@@ -52,18 +51,6 @@ class AlertsSettings:
 
     def notifier(self, name: str) -> NotifierSettings | None:
         return next((n for n in self.notifiers if n.name == name), None)
-
-
-def _env(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not _ENV.match(value):
-        raise ConfigError(key, "must be the name of an environment variable")
-    return value
-
-
-def _text(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(key, "must be a non-empty string")
-    return value
 
 
 def parse_alerts(raw: Mapping[str, Any]) -> AlertsSettings:
@@ -130,19 +117,15 @@ def _smtp(options: dict[str, Any], where: str) -> dict[str, Any]:
             raise ConfigError(f"{where}.{key}", f"{address!r} is not an e-mail address")
     username = options.get("username")
     if username is not None:
-        _text(username, f"{where}.username")
+        text(username, f"{where}.username")
         if "password_env" not in options:
             raise ConfigError(f"{where}.password_env", "is needed with username")
     return {
-        "host": _text(options.get("host"), f"{where}.host"),
+        "host": text(options.get("host"), f"{where}.host"),
         "port": integer(options.get("port", default_port), f"{where}.port", maximum=65535),
         "security": security,
         "username": username,
-        "password_env": (
-            _env(options["password_env"], f"{where}.password_env")
-            if "password_env" in options
-            else None
-        ),
+        "password_env": _optional_env(options, "password_env", where),
         "from": options["from"],
         "to": tuple(to),
         "verify": flag(options.get("verify", True), f"{where}.verify"),
@@ -153,16 +136,18 @@ def _webhook(options: dict[str, Any], where: str) -> dict[str, Any]:
     if ("url" in options) == ("url_env" in options):
         raise ConfigError(f"{where}.url", "set exactly one of url or url_env")
     url = options.get("url")
-    if url is not None and not re.match(r"^https?://\S+$", _text(url, f"{where}.url")):
+    if url is not None and not re.match(r"^https?://\S+$", text(url, f"{where}.url")):
         raise ConfigError(f"{where}.url", "must be an http(s) URL")
     fmt = options.get("format", "json")
     if fmt not in WEBHOOK_FORMATS:
         raise ConfigError(f"{where}.format", f"must be one of {', '.join(WEBHOOK_FORMATS)}")
     return {
         "url": url,
-        "url_env": _env(options["url_env"], f"{where}.url_env") if "url_env" in options else None,
+        "url_env": _optional_env(options, "url_env", where),
         "format": fmt,
-        "secret_env": (
-            _env(options["secret_env"], f"{where}.secret_env") if "secret_env" in options else None
-        ),
+        "secret_env": _optional_env(options, "secret_env", where),
     }
+
+
+def _optional_env(options: dict[str, Any], key: str, where: str) -> str | None:
+    return env_name(options[key], f"{where}.{key}") if key in options else None

@@ -11,7 +11,7 @@ from typing import Any
 
 from ingestflow.config.known import check_known
 from ingestflow.config.sections import SECTION_KEYS
-from ingestflow.config.values import duration, integer
+from ingestflow.config.values import duration, env_name, integer, text
 from ingestflow.domain.errors import ConfigError
 from ingestflow.domain.metrics import DEFAULT_FOLDER_DEPTH, MAX_FOLDER_DEPTH
 
@@ -24,7 +24,6 @@ SINK_KEYS: dict[str, frozenset[str]] = {
     "jsonl": frozenset({"path"}),
 }
 SERVER_KEYS = SECTION_KEYS["server"]
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TAG = re.compile(r"^[A-Za-z][A-Za-z0-9_\-./]*:[^,\s]+$")
 _SITE = re.compile(r"^[a-z0-9.-]+\.[a-z]{2,}$")
 
@@ -93,18 +92,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _text(value: Any, key: str, pattern: re.Pattern[str] | None = None, hint: str = "") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(key, "must be a non-empty string")
-    if pattern is not None and not pattern.match(value):
-        raise ConfigError(key, f"{value!r} is not {hint}")
-    return value
-
-
-def _variable(value: Any, key: str) -> str:
-    return _text(value, key, _ENV_NAME, "an environment variable name")
-
-
 def _table(raw: Mapping[str, Any], key: str, where: str) -> dict[str, Any] | None:
     table = raw.get(key)
     if table is None:
@@ -122,7 +109,7 @@ def parse_metrics(raw: Mapping[str, Any], env_name: str | None, base: Path) -> M
         sub = _table(table, sink, "metrics")
         if sub is not None:
             check_known(sub, f"metrics.{sink}", SINK_KEYS[sink])
-    env = _text(table.get("env", env_name or "default"), "metrics.env")
+    env = text(table.get("env", env_name or "default"), "metrics.env")
     return MetricsSettings(
         env=env,
         folder_depth=integer(
@@ -146,23 +133,23 @@ def _datadog(table: dict[str, Any] | None, base: Path) -> DatadogSettings | None
     key_file = table.get("api_key_file")
     path = None
     if key_file is not None:
-        path = Path(_text(key_file, f"{where}.api_key_file")).expanduser()
+        path = Path(text(key_file, f"{where}.api_key_file")).expanduser()
         path = path if path.is_absolute() else base / path
     url = table.get("url")
     if url is not None:
-        url = _text(url, f"{where}.url")
+        url = text(url, f"{where}.url")
         if not re.match(r"^https?://[^\s/]+", url):
             raise ConfigError(f"{where}.url", f"{url!r} is not an http(s) base URL")
     tags = table.get("tags", [])
     if not isinstance(tags, list):
         raise ConfigError(f"{where}.tags", "must be a list of 'key:value' strings")
     for tag in tags:
-        _text(tag, f"{where}.tags", _TAG, "a 'key:value' tag (the key starts with a letter)")
+        text(tag, f"{where}.tags", _TAG, "a 'key:value' tag (the key starts with a letter)")
     return DatadogSettings(
-        api_key_env=_variable(table.get("api_key_env", "DD_API_KEY"), f"{where}.api_key_env"),
+        api_key_env=env_name(table.get("api_key_env", "DD_API_KEY"), f"{where}.api_key_env"),
         api_key_file=path,
-        app_key_env=_variable(table.get("app_key_env", "DD_APP_KEY"), f"{where}.app_key_env"),
-        site=_text(table.get("site", "datadoghq.com"), f"{where}.site", _SITE, "a Datadog site"),
+        app_key_env=env_name(table.get("app_key_env", "DD_APP_KEY"), f"{where}.app_key_env"),
+        site=text(table.get("site", "datadoghq.com"), f"{where}.site", _SITE, "a Datadog site"),
         url=url,
         tags=tuple(tags),
     )
@@ -172,7 +159,7 @@ def _dogstatsd(table: dict[str, Any] | None) -> DogStatsDSettings | None:
     if table is None:
         return None
     return DogStatsDSettings(
-        host=_text(table.get("host", "127.0.0.1"), "metrics.dogstatsd.host"),
+        host=text(table.get("host", "127.0.0.1"), "metrics.dogstatsd.host"),
         port=integer(table.get("port", 8125), "metrics.dogstatsd.port", maximum=65535),
     )
 
@@ -180,7 +167,7 @@ def _dogstatsd(table: dict[str, Any] | None) -> DogStatsDSettings | None:
 def _jsonl(table: dict[str, Any] | None, base: Path) -> JsonLinesSettings | None:
     if table is None:
         return None
-    path = _text(table.get("path"), "metrics.jsonl.path")
+    path = text(table.get("path"), "metrics.jsonl.path")
     if "\x00" in path:
         raise ConfigError("metrics.jsonl.path", "must not contain a NUL character")
     if path != "-":
@@ -197,9 +184,9 @@ def parse_server(raw: Mapping[str, Any]) -> ServerSettings | None:
     check_known(table, "server", SERVER_KEYS)
     token_env = table.get("token_env")
     if token_env is not None:
-        token_env = _variable(token_env, "server.token_env")
+        token_env = env_name(token_env, "server.token_env")
     server = ServerSettings(
-        host=_text(table.get("host", "127.0.0.1"), "server.host"),
+        host=text(table.get("host", "127.0.0.1"), "server.host"),
         port=integer(table.get("port", 8765), "server.port", maximum=65535, minimum=0),
         token_env=token_env,
     )

@@ -80,3 +80,20 @@ def file_name(value: Any, key: str) -> str:
     if is_temporary(value):
         raise ConfigError(key, f"{value!r} is a hidden or temporary name, which discovery ignores")
     return value
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def text(value: Any, key: str, pattern: re.Pattern[str] | None = None, hint: str = "") -> str:
+    """A non-empty string (matching `pattern`, described by `hint`, when given)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(key, "must be a non-empty string")
+    if pattern is not None and not pattern.match(value):
+        raise ConfigError(key, f"{value!r} is not {hint}")
+    return value
+
+
+def env_name(value: Any, key: str) -> str:
+    """The name of an environment variable (a secret is read from it, never written here)."""
+    return text(value, key, _ENV_NAME, "an environment variable name")

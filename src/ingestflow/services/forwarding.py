@@ -192,9 +192,9 @@ class Forwarder:
             return "sent" if batch else "done"
         if not self.store.mark_in_flight(sink.name, self.owner, upto):
             return "waiting"  # the lease was lost meanwhile
-        self._cap_timeout(sink)
+        left = None if self._deadline is None else max(0.1, self._deadline - time.monotonic())
         try:
-            sink.send(points)
+            sink.send(points, left)
         except SinkError as exc:
             return self._failed(sink, exc, upto, len(points), now)
         except Exception as exc:  # a sink bug must not stop the pipeline either
@@ -205,15 +205,6 @@ class Forwarder:
         self._delay.pop(sink.name, None)
         self._retry_at.pop(sink.name, None)
         return "sent" if batch else "done"
-
-    def _cap_timeout(self, sink: MetricsSink) -> None:
-        """While flushing, a sink with a request `timeout` waits no longer than what is left."""
-        base = getattr(sink, "base_timeout", None) or getattr(sink, "timeout", None)
-        if not isinstance(base, int | float):
-            return
-        sink.base_timeout = base  # type: ignore[attr-defined]
-        left = None if self._deadline is None else self._deadline - time.monotonic()
-        sink.timeout = base if left is None else max(0.1, min(base, left))  # type: ignore[attr-defined]
 
     def _failed(self, sink: MetricsSink, exc: SinkError, upto: int, count: int, now: float) -> str:
         message = " ".join(str(exc).split())

@@ -95,7 +95,7 @@ class DatadogSink:
     def __repr__(self) -> str:
         return f"DatadogSink(name={self.name!r}, base_url={self._where!r}, tags={self.tags!r})"
 
-    def send(self, points: Sequence[Point]) -> None:
+    def send(self, points: Sequence[Point], timeout: float | None = None) -> None:
         try:
             series = series_bodies(points, self.tags)
             distributions = distribution_bodies(points, self.tags)
@@ -105,12 +105,12 @@ class DatadogSink:
             ) from exc
         for body in series:
             try:
-                self._post(SERIES_PATH, body)
+                self._post(SERIES_PATH, body, timeout)
             except _Failed as failed:
                 raise failed.error from None
         for index, body in enumerate(distributions):
             try:
-                self._post(DISTRIBUTION_PATH, body)
+                self._post(DISTRIBUTION_PATH, body, timeout)
             except _Failed as failed:
                 if index == 0 and not failed.maybe_delivered:
                     raise failed.error from None
@@ -126,7 +126,7 @@ class DatadogSink:
 
     # -- one request ----------------------------------------------------------------------
 
-    def _post(self, path: str, body: bytes) -> None:
+    def _post(self, path: str, body: bytes, timeout: float | None = None) -> None:
         request = urllib.request.Request(
             self.base_url + path,
             data=zlib.compress(body),
@@ -141,7 +141,8 @@ class DatadogSink:
         )
         where = f"datadog {path}"
         try:
-            with self._opener.open(request, timeout=self.timeout) as response:
+            wait = self.timeout if timeout is None else min(self.timeout, timeout)
+            with self._opener.open(request, timeout=wait) as response:
                 answer = response.read()
         except urllib.error.HTTPError as exc:
             with exc:

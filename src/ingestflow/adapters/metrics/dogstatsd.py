@@ -99,7 +99,7 @@ class DogStatsDSink:
     def __repr__(self) -> str:
         return f"DogStatsDSink(host={self.host!r}, port={self.port}, name={self.name!r})"
 
-    def send(self, points: Sequence[Point]) -> None:
+    def send(self, points: Sequence[Point], timeout: float | None = None) -> None:
         lines = [datagram_line(p).encode() for p in points if math.isfinite(p.value)]
         too_long = next((line for line in lines if len(line) > MAX_LINE), None)
         if too_long is not None:

@@ -71,7 +71,7 @@ class JsonLinesSink:
     def __repr__(self) -> str:
         return f"JsonLinesSink(path={self.path!r}, name={self.name!r})"
 
-    def send(self, points: Sequence[Point]) -> None:
+    def send(self, points: Sequence[Point], timeout: float | None = None) -> None:
         try:
             data = b"".join(json_line(p) for p in points)
         except orjson.JSONEncodeError as exc:

@@ -163,7 +163,7 @@ class PrometheusSink:
             deltas[series_key(f"{name}_sum", tags)] = math.fsum(found)
         return deltas
 
-    def send(self, points: Sequence[Point]) -> None:
+    def send(self, points: Sequence[Point], timeout: float | None = None) -> None:
         raise SinkError(
             f"{self.name}: points are folded into the ledger, not sent", SinkError.REJECTED
         )

@@ -175,7 +175,7 @@ class SqliteAlerts(SqliteDb):
             )
 
     def alerts(self, since: float) -> list[AlertRecord]:
-        if not self._has_alerts():
+        if not self._has_table("alerts"):
             return []
         rows = self._read(
             f"{_ALERT} WHERE state = 'firing' OR resolved_at >= ? ORDER BY since, id", (since,)
@@ -225,7 +225,3 @@ class SqliteAlerts(SqliteDb):
                 return False
             db.execute("INSERT OR REPLACE INTO ledger_info VALUES (?, ?)", (name, value))
             return True
-
-    def _has_alerts(self) -> bool:
-        rows = self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alerts'")
-        return bool(rows)

@@ -145,9 +145,11 @@ class SqliteDb:
     def has_schema(self) -> bool:
         """Whether the ledger's tables exist (a file being created by another process may
         not have them committed yet)."""
-        found = self._read(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'status_counts'"
-        )
+        return self._has_table("status_counts")
+
+    def _has_table(self, name: str) -> bool:
+        """Whether table `name` exists (a read-only ledger of an older release may lack it)."""
+        found = self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
         return bool(found)
 
     def _hint(self, index: str) -> str:

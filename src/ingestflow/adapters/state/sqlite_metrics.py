@@ -125,7 +125,3 @@ class SqliteMetrics(SqliteDb):
             return {}
         rows = self._read("SELECT series, value FROM metric_totals WHERE sink = ?", (sink,))
         return {str(series): float(value) for series, value in rows}
-
-    def _has_table(self, name: str) -> bool:
-        found = self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
-        return bool(found)
