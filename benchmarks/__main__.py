@@ -260,6 +260,26 @@ def run_ledger_case(ctx: Context) -> dict[str, Any]:
         for suffix in ("", "-wal", "-shm"):
             Path(str(work / "ledger.db") + suffix).unlink(missing_ok=True)
 
+    api_runs = []
+    for k in range(1, ctx.runs + 1):
+        work = ctx.fresh("ledger", f"files-api-run{k}")
+        task_args = {
+            "base": str(base),
+            "db": str(work / "ledger.db"),
+            "register": p.ledger_register,
+            "rows": p.ledger_total_rows,
+            "repeats": p.ledger_query_repeats,
+        }
+        r = run_task("files_api", task_args, work / "logs", p.timeout_s).as_dict()
+        api_runs.append(r)
+        figures = ", ".join(
+            f"{name} p50 {report.percentile(q['warm_ms'], 50):.1f} ms"
+            for name, q in r["queries"].items()
+        )
+        log(f"  files API run {k}/{ctx.runs}: {figures} at {r['rows_at_measure']:,} rows")
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(work / "ledger.db") + suffix).unlink(missing_ok=True)
+
     def pooled(key: str) -> dict[str, float]:
         return report.latency_stats([v for r in runs for v in r[key]])
 
@@ -275,6 +295,7 @@ def run_ledger_case(ctx: Context) -> dict[str, Any]:
             m: report.spread([r[m] for r in runs]) for m in ("wall_s", "cpu_s", "peak_rss_mib")
         },
         "run_results": runs,
+        "files_api": report.files_api_summary(api_runs),
     }
     for key in ("claim_ms", "backlog_ms", "stale_ms", "finish_per_file_ms", "counts_ms"):
         result[key] = pooled(key)

@@ -373,6 +373,13 @@ def run_ledger(args: dict[str, Any]) -> dict[str, Any]:
     return measure(args)
 
 
+def run_files_api(args: dict[str, Any]) -> dict[str, Any]:
+    """The ledger case's dashboard files API measurements (see benchmarks.files_api)."""
+    from benchmarks.files_api import measure
+
+    return measure(args)
+
+
 def run_ledger_setup(args: dict[str, Any]) -> dict[str, Any]:
     """Build (or reuse) the ledger case's base ledger, with the ingestflow code measured next."""
     from benchmarks.ledger import ensure_base
@@ -411,6 +418,7 @@ CHILD_TASKS: dict[str, Contender] = {
     **CONTENDERS,
     "ledger": run_ledger,
     "ledger_setup": run_ledger_setup,
+    "files_api": run_files_api,
 }
 
 

@@ -151,6 +151,17 @@ def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0
 
 
+def new_files(count: int, now: float) -> list[tuple[ObjectInfo, str]]:
+    """The `count` files the measurements register (``ohlcv/reg/``, uploaded 5-10 min ago)."""
+    return [
+        (
+            ObjectInfo(f"ohlcv/reg/{i:07d}.csv", 50_000 + i % 977, f"{50_000 + i % 977}-r{i}", t),
+            WORKFLOWS[0].name,
+        )
+        for i, t in enumerate(now - 600.0 + k * (300.0 / count) for k in range(count))
+    ]
+
+
 def measure(args: dict[str, Any]) -> dict[str, Any]:
     """Run the ledger measurements (in a child process; see the module docstring)."""
     job_started = time.perf_counter()
@@ -161,13 +172,7 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
     store.sync_workflows(WORKFLOWS)
     ohlcv = WORKFLOWS[0]
     now = time.time()
-    files = [
-        (
-            ObjectInfo(f"ohlcv/reg/{i:07d}.csv", 50_000 + i % 977, f"{50_000 + i % 977}-r{i}", t),
-            ohlcv.name,
-        )
-        for i, t in enumerate(now - 600.0 + k * (300.0 / count) for k in range(count))
-    ]
+    files = new_files(count, now)
     out: dict[str, Any] = {}
     for name in ("register", "reregister"):
         chunk_ms = []

@@ -113,8 +113,9 @@ def build_server_app(
     token: Secret | None,
     fold_on_scrape: bool,
 ) -> Any:
-    """The server's app (/metrics, /healthz). `fold_on_scrape` (for `ingestflow serve`, where no
-    pipeline forwards): each scrape first folds pending transitions into the Prometheus totals."""
+    """The server's app (/metrics, /healthz, the dashboard and /api/). `fold_on_scrape` (for
+    `ingestflow serve`, where no pipeline forwards): each scrape first folds pending
+    transitions into the Prometheus totals."""
     from ingestflow.adapters.metrics.prometheus import (
         LedgerCollector,
         PrometheusSink,
@@ -122,6 +123,8 @@ def build_server_app(
     )
     from ingestflow.entrypoints.server import create_app
     from ingestflow.entrypoints.server.api import api_routes
+    from ingestflow.entrypoints.server.web.login import login_routes
+    from ingestflow.entrypoints.server.web.pages import page_routes
 
     collector = LedgerCollector(
         store, metrics_context(settings), settings.workflows, settings.landing_bucket
@@ -139,5 +142,9 @@ def build_server_app(
         ledger_registry(collector),
         token,
         before_scrape=before_scrape,
-        routes=api_routes(store, settings),
+        routes=[
+            *api_routes(store, settings),
+            *page_routes(store, settings, signed_in=token is not None),
+            *(login_routes(token) if token is not None else []),
+        ],
     )

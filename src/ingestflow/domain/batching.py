@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ingestflow.domain.workflow import Workflow
+from ingestflow.domain.workflow import MAX_DURATION, Workflow
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,14 @@ def age_deadline(workflow: Workflow, backlog: Backlog) -> float | None:
     if workflow.ready_marker is not None and workflow.marker_required:
         return None
     return backlog.oldest_upload_time + workflow.max_wait
+
+
+def retry_delay(workflow: Workflow, attempts: int) -> float:
+    """How long a file waits in TODO after a retryable failure on attempt `attempts`:
+    `retry_backoff`, doubled per earlier attempt, at most MAX_DURATION. The exponent is capped
+    too: 2**attempts grows past any sensible (and any representable) delay."""
+    doubling: int = 2 ** min(max(0, attempts - 1), 60)
+    return min(workflow.retry_backoff * doubling, MAX_DURATION)
 
 
 T = TypeVar("T")

@@ -1,5 +1,10 @@
 """One page of ledger files for the dashboard and its API: the filters of `ingestflow files`
-plus a key substring, keyset-paginated on the ledger's (upload_time, key) order.
+plus a key substring and an upload-time range, keyset-paginated on the ledger's
+(upload_time, key) order.
+
+The time range is part of the keyset: `since` starts the read at (since, "") — every key is
+non-empty, so that includes files uploaded at `since` — and the page ends at the first record
+uploaded at or after `until`; both use the ledger's indexes.
 
 The substring filter cannot use an index, so it is applied while paging: the ledger is read
 forward in chunks from the cursor until the page holds `limit` matches, the ledger ends, or
@@ -36,6 +41,13 @@ def _position(record: FileRecord) -> Cursor:
     return (record.upload_time, record.key)
 
 
+def _before(rows: list[FileRecord], until: float | None) -> list[FileRecord]:
+    """The leading `rows` uploaded before `until` (rows are in upload order)."""
+    if until is None or not rows or rows[-1].upload_time < until:
+        return rows
+    return [r for r in rows if r.upload_time < until]
+
+
 def file_page(
     store: StatusStore,
     limit: int,
@@ -45,17 +57,23 @@ def file_page(
     query: str | None = None,
     after: Cursor | None = None,
     max_scan: int = MAX_SCAN,
+    since: float | None = None,
+    until: float | None = None,
 ) -> FilePage:
     """The page after `after`. `query` keeps records whose key contains it, compared
-    case-insensitively (`str.casefold`). `limit` and `max_scan` are at least 1."""
+    case-insensitively (`str.casefold`); `since <= upload_time < until` when given. `limit`
+    and `max_scan` are at least 1."""
     if limit < 1 or max_scan < 1:
         raise ValueError(f"limit and max_scan must be at least 1: {limit!r}, {max_scan!r}")
+    if since is not None and (after is None or after < (since, "")):
+        after = (since, "")
     if not query:
         # One read of limit + 1 rows: the extra row says whether a next page exists, so the
         # last page has no cursor (no empty page to fetch).
         rows = store.files(status, prefix, workflow, limit=limit + 1, after=after)
-        more = len(rows) > limit
-        return FilePage(rows[:limit], _position(rows[limit - 1]) if more else None)
+        inside = _before(rows, until)
+        more = len(inside) > limit
+        return FilePage(inside[:limit], _position(inside[limit - 1]) if more else None)
     needle = query.casefold()
     found: list[FileRecord] = []
     scanned = 0
@@ -63,14 +81,15 @@ def file_page(
     while True:
         size = min(_CHUNK, max_scan - scanned)
         rows = store.files(status, prefix, workflow, limit=size, after=position)
-        for row in rows:
+        inside = _before(rows, until)
+        for row in inside:
             if needle in row.key.casefold():
                 if len(found) == limit:  # one match past the page: there is a next page
                     return FilePage(found, _position(found[-1]))
                 found.append(row)
         scanned += len(rows)
-        if len(rows) < size:
-            return FilePage(found, None)  # the ledger ends here
+        if len(inside) < size:
+            return FilePage(found, None)  # the ledger (or the time range) ends here
         position = _position(rows[-1])
         if scanned >= max_scan:
             return FilePage(found, position)  # budget spent: continue from the last row read

@@ -32,9 +32,9 @@ from ingestflow.adapters.state.sqlite_rows import (
     to_record,
 )
 from ingestflow.adapters.state.sqlite_schema import FOLDER_INDEX
-from ingestflow.domain.batching import Backlog, readiness, take_within_limits
+from ingestflow.domain.batching import Backlog, readiness, retry_delay, take_within_limits
 from ingestflow.domain.records import Batch, FileOutcome, Finished, Transition
-from ingestflow.domain.workflow import MAX_DURATION, Workflow
+from ingestflow.domain.workflow import Workflow
 
 _RUNNING = f"{SELECT_WITH_ID} INDEXED BY workflow_status_running"
 _TODO = (
@@ -256,7 +256,7 @@ class SqliteBatches(SqliteReads):
             return "requeued"
         if outcome.retryable and attempts < workflow.max_attempts:
             # Capped: 2**attempts grows past any sensible (and any representable) delay.
-            delay = min(workflow.retry_backoff * 2 ** min(max(0, attempts - 1), 60), MAX_DURATION)
+            delay = retry_delay(workflow, attempts)
             end = old[END_TIME]
             new = (*head, "TODO", attempts, None, None, start, end, outcome.error, old[OUTPUT])
             writer.update(row[0], old, new, "retryable failure", now + delay, _REQUEUED)

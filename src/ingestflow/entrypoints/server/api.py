@@ -7,9 +7,11 @@ are data: the JSON encoder escapes them, nothing here interprets them.
 
 Routes:
 - `GET /api/status` = `ingestflow status --json`.
-- `GET /api/files?status=&workflow=&prefix=&q=&limit=&cursor=` -> `{"files": [...],
-  "next_cursor": str | null}`, file objects as `ingestflow files --json`, oldest upload
-  first. `limit` 1..1000 (default 100); `q` is a key substring, case-insensitive; `cursor` is
+- `GET /api/files?status=&workflow=&prefix=&q=&since=&until=&limit=&cursor=` -> `{"files":
+  [...], "next_cursor": str | null}`, file objects as `ingestflow files --json`, oldest upload
+  first. `limit` 1..1000 (default 100); `q` is a key substring, case-insensitive; `since` and
+  `until` bound the upload time (`since <= upload_time < until`; ISO 8601, UTC without an
+  offset, epoch seconds, or a duration before now such as `24h`); `cursor` is
   the opaque `next_cursor` of the previous page (keyset pagination, see services.file_search:
   with `q`, a page may hold fewer than `limit` files while `next_cursor` is not null).
 - `GET /api/files/{key}` -> one file object (404 when unknown); `GET /api/files/{key}/history`
@@ -31,10 +33,7 @@ not the server's own origin (`scheme://Host`), or whose `Sec-Fetch-Site` is `cro
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -48,80 +47,30 @@ from ingestflow.bootstrap_metrics import metrics_context
 from ingestflow.config.settings import Settings
 from ingestflow.config.values import duration
 from ingestflow.domain.errors import ConfigError
-from ingestflow.domain.status import Status, parse_status
+from ingestflow.domain.status import Status
 from ingestflow.entrypoints.alerts_json import RECENT, alert_json
 from ingestflow.entrypoints.cli import render
+from ingestflow.entrypoints.server.params import (
+    ApiError,
+    decode_cursor,
+    encode_cursor,
+    json_response,
+    limit_param,
+    moment,
+    param,
+    same_origin,
+    status_param,
+)
 from ingestflow.ports import StatusStore
 from ingestflow.services import queries
 from ingestflow.services.alert_rules import next_deadline
 from ingestflow.services.alerting import LAST_EVALUATION
-from ingestflow.services.file_search import Cursor, file_page
+from ingestflow.services.file_search import file_page
 from ingestflow.services.metric_report import metric_report
 
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
 MAX_RETRY_KEYS = 10_000
 MAX_BODY = 1_000_000  # bytes of a POST body
 _HISTORY = "/history"
-
-
-class ApiError(Exception):
-    """An answer `{"error": message}` with `status`."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def json_response(data: Any, status: int = 200) -> Response:
-    return Response(render.dumps(data), status_code=status, media_type="application/json")
-
-
-def encode_cursor(position: Cursor) -> str:
-    raw = json.dumps([position[0], position[1]], ensure_ascii=False).encode("utf-8")
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def decode_cursor(text: str) -> Cursor:
-    """The position in a `next_cursor`; ApiError 400 for anything this API did not make."""
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        value = json.loads(raw.decode("utf-8"))
-    except (binascii.Error, ValueError):  # UnicodeDecodeError and JSONDecodeError included
-        raise ApiError(400, "invalid cursor") from None
-    if (
-        isinstance(value, list)
-        and len(value) == 2
-        and isinstance(value[0], int | float)
-        and not isinstance(value[0], bool)
-        and math.isfinite(value[0])
-        and isinstance(value[1], str)
-    ):
-        return (float(value[0]), value[1])
-    raise ApiError(400, "invalid cursor")
-
-
-def _param(request: Request, name: str) -> str | None:
-    value = request.query_params.get(name)
-    return value if value else None  # `?status=` (an empty form field) means no filter
-
-
-def _limit(request: Request) -> int:
-    text = _param(request, "limit")
-    if text is None:
-        return DEFAULT_LIMIT
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}: {text}")
-    return int(text)
-
-
-def _status(request: Request) -> Status | None:
-    text = _param(request, "status")
-    try:
-        return parse_status(text) if text else None
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
 
 
 def _handles(endpoint: Callable[[Request], Response]) -> Callable[[Request], Response]:
@@ -132,16 +81,6 @@ def _handles(endpoint: Callable[[Request], Response]) -> Callable[[Request], Res
             return json_response({"error": exc.message}, exc.status)
 
     return run
-
-
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
-        return False
-    if origin is None:
-        return True  # not a browser's cross-origin request (curl, scripts)
-    host = request.headers.get("host", "")
-    return origin.lower() == f"{request.url.scheme}://{host}".lower()
 
 
 async def _read_body(request: Request) -> bytes:
@@ -183,16 +122,18 @@ def api_routes(store: StatusStore, settings: Settings) -> list[Route]:
         return json_response(queries.status_summary(store))
 
     def files(request: Request) -> Response:
-        wanted, limit = _status(request), _limit(request)
-        cursor = _param(request, "cursor")
+        wanted, limit, now = status_param(request), limit_param(request), time.time()
+        cursor = param(request, "cursor")
         page = file_page(
             store,
             limit,
             status=wanted,
-            prefix=_param(request, "prefix"),
-            workflow=_param(request, "workflow"),
-            query=_param(request, "q"),
+            prefix=param(request, "prefix"),
+            workflow=param(request, "workflow"),
+            query=param(request, "q"),
             after=decode_cursor(cursor) if cursor else None,
+            since=moment(request, "since", now),
+            until=moment(request, "until", now),
         )
         after = page.next_after
         return json_response(
@@ -280,7 +221,7 @@ def api_routes(store: StatusStore, settings: Settings) -> list[Route]:
             media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
             if media != "application/json":
                 raise ApiError(415, "Content-Type must be application/json")
-            if not _same_origin(request):
+            if not same_origin(request):
                 raise ApiError(403, "cross-site request refused")
             body = await _read_body(request)
             try:

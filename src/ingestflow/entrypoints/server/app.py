@@ -1,4 +1,5 @@
-"""The ASGI app of ingestflow's HTTP server: `/metrics` and `/healthz` (the dashboard joins later).
+"""The ASGI app of ingestflow's HTTP server: `/metrics`, `/healthz`, and the routes given (the
+dashboard's pages and its JSON API, see bootstrap_metrics.build_server_app).
 
 `create_app` wires the routes behind one bearer-token check that wraps the whole app (every
 route, also unknown paths, so a later page cannot be added without it). Endpoints that read
@@ -25,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from ingestflow.config.secrets import Secret
+from ingestflow.entrypoints.server.web.login import COOKIE, is_open, login_page, session_value
 from ingestflow.ports import StatusStore
 
 log = logging.getLogger(__name__)
@@ -33,12 +35,16 @@ _REASON_LIMIT = 300  # characters of a ledger error shown by /healthz
 
 class BearerAuth:
     """Pure ASGI middleware: HTTP requests and WebSockets need `Authorization: Bearer
-    <token>`; anything else gets 401 with `WWW-Authenticate: Bearer` (a WebSocket is closed
-    with 1008). The comparison takes constant time (hmac.compare_digest on bytes)."""
+    <token>`, or the dashboard's session cookie (web.login, set by signing in with the
+    token); anything else gets 401 with `WWW-Authenticate: Bearer` (a WebSocket is closed
+    with 1008) — a browser asking for a page gets the sign-in form with that 401. Only the
+    sign-in routes and the static files are open. Comparisons take constant time
+    (hmac.compare_digest on bytes)."""
 
     def __init__(self, app: ASGIApp, token: Secret) -> None:
         self.app = app
         self._expected = token.reveal().encode("utf-8")
+        self._session = session_value(token).encode("ascii")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or self._allowed(scope):
@@ -47,18 +53,49 @@ class BearerAuth:
         if scope["type"] == "websocket":
             await WebSocketClose(code=1008)(scope, receive, send)
             return
-        response = JSONResponse(
-            {"error": "unauthorized"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-        )
+        response: Response
+        if self._wants_page(scope):
+            response = login_page(scope.get("path", "/"), status=401)
+            response.headers["WWW-Authenticate"] = "Bearer"
+        else:
+            response = JSONResponse(
+                {"error": "unauthorized"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
         await response(scope, receive, send)
 
     def _allowed(self, scope: Scope) -> bool:
+        if scope["type"] == "http" and is_open(scope.get("path", "")):
+            return True
+        bearer = None
+        cookies = []
         for name, value in scope.get("headers", []):
-            if name.lower() == b"authorization":
-                scheme, _, token = value.partition(b" ")
-                if scheme.lower() == b"bearer" and token.strip():
-                    return hmac.compare_digest(token.strip(), self._expected)
-                return False
+            name = name.lower()
+            if name == b"authorization" and bearer is None:
+                bearer = value
+            elif name == b"cookie":
+                cookies.append(value)
+        if bearer is not None:
+            scheme, _, token = bearer.partition(b" ")
+            if scheme.lower() == b"bearer" and token.strip():
+                return hmac.compare_digest(token.strip(), self._expected)
+            return False
+        prefix = COOKIE.encode("ascii") + b"="
+        for header in cookies:
+            for part in header.split(b";"):
+                part = part.strip()
+                if part.startswith(prefix) and hmac.compare_digest(
+                    part[len(prefix) :].strip(b'"'), self._session
+                ):
+                    return True
+        return False
+
+    @staticmethod
+    def _wants_page(scope: Scope) -> bool:
+        if scope.get("method") != "GET" or str(scope.get("path", "")).startswith("/api/"):
+            return False
+        for name, value in scope.get("headers", []):
+            if name.lower() == b"accept":
+                return b"text/html" in value.lower()
         return False
 
 
