@@ -1,5 +1,6 @@
-"""`ingestflow serve`: the built-in server (`/metrics`, `/healthz`; later the dashboard) without
-the pipeline; and the same server inside `ingestflow run` when `[server]` is configured."""
+"""`ingestflow serve`: the built-in server (the dashboard at `/`, its JSON API under `/api/`,
+`/metrics`, `/healthz`) without the pipeline; and the same server inside `ingestflow run`
+when `[server]` is configured."""
 
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ def serve(
     config: ConfigOpt = None,
     env: EnvOpt = None,
 ) -> None:
-    """Serve /metrics (Prometheus) and /healthz until SIGINT/SIGTERM. The first line printed
-    is `serving on http://HOST:PORT`. Binding beyond this machine needs [server] token_env."""
+    """Serve the dashboard (/), its JSON API (/api/), /metrics (Prometheus) and /healthz until
+    SIGINT/SIGTERM. The first line printed is `serving on http://HOST:PORT`. Binding beyond
+    this machine needs [server] token_env."""
     from ingestflow.entrypoints.server import serve_forever
 
     chosen = settings(config, env)

@@ -1,4 +1,4 @@
-"""ingestflow's HTTP server: `/metrics` and `/healthz` (the dashboard joins later), served by
+"""ingestflow's HTTP server: the dashboard, `/api/`, `/metrics` and `/healthz`, served by
 uvicorn in the foreground (`ingestflow serve`) or in a thread (`ingestflow run` with
 `[server]`)."""
 

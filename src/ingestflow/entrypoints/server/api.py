@@ -6,6 +6,7 @@ shaping in `entrypoints.cli.render`), encoded by the same `render.dumps`; errors
 are data: the JSON encoder escapes them, nothing here interprets them.
 
 Routes:
+- `GET /api/` -> `{"routes": [...]}` (this list).
 - `GET /api/status` = `ingestflow status --json`.
 - `GET /api/files?status=&workflow=&prefix=&q=&since=&until=&limit=&cursor=` -> `{"files":
   [...], "next_cursor": str | null}`, file objects as `ingestflow files --json`, oldest upload
@@ -233,7 +234,12 @@ def api_routes(store: StatusStore, settings: Settings) -> list[Route]:
         except ApiError as exc:
             return json_response({"error": exc.message}, exc.status)
 
+    def index(request: Request) -> Response:
+        paths = [path.replace(":path", "") for path, _ in gets[1:]]
+        return json_response({"routes": [f"GET {p}" for p in paths] + ["POST /api/retry"]})
+
     gets: Sequence[tuple[str, Callable[[Request], Response]]] = (
+        ("/api/", index),
         ("/api/status", status),
         ("/api/files", files),
         ("/api/files/{key:path}/history", history),  # before the next: `{key:path}` takes all
