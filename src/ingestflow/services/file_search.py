@@ -7,14 +7,17 @@ non-empty, so that includes files uploaded at `since` — and the page ends at t
 uploaded at or after `until`; both use the ledger's indexes.
 
 The substring filter cannot use an index, so it is applied while paging: the ledger is read
-forward in chunks from the cursor until the page holds `limit` matches, the ledger ends, or
-`max_scan` rows were read. In the last case the page may hold fewer matches (even none) and
-`next_after` still continues the scan where it stopped, so a request's cost stays bounded at
-any ledger size and a caller that follows `next_after` sees every match exactly once.
+forward in chunks from the cursor (one stream per status, merged) until the page holds
+`limit` matches, the ledger ends, or `max_scan` rows were read. In the last case the page may
+hold fewer matches (even none) and `next_after` still continues the scan where it stopped, so
+a request's cost stays bounded at any ledger size and a caller that follows `next_after` sees
+every match exactly once.
 """
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ingestflow.domain.records import FileRecord
@@ -76,20 +79,36 @@ def file_page(
         return FilePage(inside[:limit], _position(inside[limit - 1]) if more else None)
     needle = query.casefold()
     found: list[FileRecord] = []
-    scanned = 0
+    # One stream per status, merged here in ledger order: `store.files` without a status
+    # would read `limit` rows from every status range per call and keep only `limit`.
+    statuses = [status] if status is not None else list(Status)
+    chunk = min(_CHUNK, max_scan)
+    streams = [_stream(store, s, prefix, workflow, after, chunk) for s in statuses]
+    for scanned, row in enumerate(heapq.merge(*streams, key=_position), start=1):
+        if until is not None and row.upload_time >= until:
+            return FilePage(found, None)  # the time range ends here
+        if needle in row.key.casefold():
+            if len(found) == limit:  # one match past the page: there is a next page
+                return FilePage(found, _position(found[-1]))
+            found.append(row)
+        if scanned >= max_scan:
+            return FilePage(found, _position(row))  # budget spent: continue after this row
+    return FilePage(found, None)  # the ledger ends here
+
+
+def _stream(
+    store: StatusStore,
+    status: Status,
+    prefix: str | None,
+    workflow: str | None,
+    after: Cursor | None,
+    chunk: int,
+) -> Iterator[FileRecord]:
+    """The records of one status after `after`, in ledger order, read `chunk` rows at a time."""
     position = after
     while True:
-        size = min(_CHUNK, max_scan - scanned)
-        rows = store.files(status, prefix, workflow, limit=size, after=position)
-        inside = _before(rows, until)
-        for row in inside:
-            if needle in row.key.casefold():
-                if len(found) == limit:  # one match past the page: there is a next page
-                    return FilePage(found, _position(found[-1]))
-                found.append(row)
-        scanned += len(rows)
-        if len(inside) < size:
-            return FilePage(found, None)  # the ledger (or the time range) ends here
+        rows = store.files(status, prefix, workflow, limit=chunk, after=position)
+        yield from rows
+        if len(rows) < chunk:
+            return
         position = _position(rows[-1])
-        if scanned >= max_scan:
-            return FilePage(found, position)  # budget spent: continue from the last row read
