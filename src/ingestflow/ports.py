@@ -97,8 +97,9 @@ class StatusStore(Protocol):
         `after` is a keyset cursor: only records strictly after that (upload_time, key), so a
         caller pages through any number of rows with `limit` without an OFFSET scan."""
 
-    def counts(self) -> dict[Status, int]:
-        """Number of files per status; every status present."""
+    def counts(self, workflow: str | None = None) -> dict[Status, int]:
+        """Number of files per status (of one workflow when given); every status present.
+        O(1) in the ledger's size (kept counters)."""
 
     def stale(
         self, workflows: Sequence[Workflow], now: float, limit: int = 1000
@@ -115,10 +116,15 @@ class StatusStore(Protocol):
         """The id of the newest transition (0 when there is none)."""
 
     def ended_between(
-        self, start: float, end: float, after: int = 0, limit: int = 10_000
+        self,
+        start: float,
+        end: float,
+        after: tuple[float, int] | None = None,
+        limit: int = 10_000,
     ) -> list[Transition]:
-        """Transitions to DONE or FAILED with `start <= at < end` and id > `after`, in id
-        order, at most `limit` (page on with the last id): count buckets and windows."""
+        """Transitions to DONE or FAILED with `start <= at < end`, in (at, id) order, after
+        the position `after` (the (at, id) of the previous page's last one), at most `limit`:
+        count buckets and windows. A page costs its own rows at any window size."""
 
     # -- metrics sinks' checkpoints (see domain.metrics.SinkState) --
 

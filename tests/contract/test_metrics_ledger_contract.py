@@ -39,7 +39,7 @@ def test_the_end_of_the_change_stream_is_the_newest_transition_id(store: StatusS
     assert store.last_transition_id() == stream[-1].id == 6  # 2 x registered, claimed, done
 
 
-def test_ended_files_are_found_by_time_window_in_id_order_and_pages(store: StatusStore) -> None:
+def test_ended_files_are_found_by_time_window_in_time_order_and_pages(store: StatusStore) -> None:
     process(store, ["a", "b"], T0, T0 + 10)
     process(store, ["c", "d"], T0 + 20, T0 + 70, bad="d")
 
@@ -54,9 +54,23 @@ def test_ended_files_are_found_by_time_window_in_id_order_and_pages(store: Statu
         ("ohlcv/d.csv", Status.FAILED),
     }
     first = store.ended_between(T0, T0 + 120, limit=3)
-    rest = store.ended_between(T0, T0 + 120, after=first[-1].id)
+    rest = store.ended_between(T0, T0 + 120, after=(first[-1].at, first[-1].id))
     assert [t.key for t in first + rest] == [t.key for t in window + later]
     assert store.ended_between(T0 + 10, T0 + 10) == []  # end is exclusive
+
+
+def test_ended_files_that_share_one_time_are_paged_each_exactly_once(store: StatusStore) -> None:
+    names = [f"tie{i}" for i in range(6)]
+    for pair in (names[0:2], names[2:4], names[4:6]):  # three batches ending at one time
+        process(store, pair, T0, T0 + 30, bad="tie3")
+    seen: list[str] = []
+    after = None
+    while page := store.ended_between(T0, T0 + 60, after, limit=2):
+        assert len(page) <= 2
+        seen += [t.key for t in page]
+        after = (page[-1].at, page[-1].id)
+    assert sorted(seen) == sorted(f"ohlcv/{n}.csv" for n in names)
+    assert len(seen) == len(set(seen))
 
 
 def test_a_sink_is_created_at_position_zero_and_leased_to_one_owner_at_a_time(

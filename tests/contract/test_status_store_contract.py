@@ -1116,6 +1116,18 @@ def test_counts_count_files_per_status(store: StatusStore) -> None:
     assert_counts_match_files(store)
 
 
+def test_counts_of_one_workflow_count_only_its_files(store: StatusStore) -> None:
+    one_of_each_status(store)
+    register(store, ObjectInfo("trades/x.csv", 1, "e", T0), workflow=TRADES)
+
+    everything = store.counts()
+    mine = store.counts(ONE.name)
+    theirs = store.counts(TRADES.name)
+    assert theirs == {TODO: 1, PROCESSING: 0, DONE: 0, FAILED: 0}
+    assert {s: mine[s] + theirs[s] for s in everything} == everything
+    assert store.counts("no-such-workflow") == {TODO: 0, PROCESSING: 0, DONE: 0, FAILED: 0}
+
+
 def test_files_filters_by_status_prefix_workflow_and_limit(store: StatusStore) -> None:
     t = TRADES
     register(

@@ -79,7 +79,8 @@ class BatchRun:
 
 @dataclass(frozen=True, slots=True)
 class ActivitySnapshot:
-    """The window at `now`: `hours` oldest first, one per hour (empty hours included)."""
+    """The window at `now`: `hours` oldest first, one per hour (empty hours included).
+    `loading`: the window is still being read (what is here is part of it)."""
 
     now: float
     window_hours: int
@@ -88,6 +89,7 @@ class ActivitySnapshot:
     bytes_by_type: tuple[tuple[str, int], ...]
     failures: tuple[RecentFailure, ...]
     batches: dict[str, tuple[BatchRun, ...]]
+    loading: bool = False
 
     @property
     def files_ended(self) -> int:

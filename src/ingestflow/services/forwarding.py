@@ -247,10 +247,10 @@ class Forwarder:
         points: list[Point] = []
         for start in sorted(buckets):
             files: list[FileMetrics] = []
-            after = 0
+            after = None
             while page := self.store.ended_between(start, start + COUNT_INTERVAL, after):
                 files += [m for t in page if (m := file_metrics(t, self.context)) is not None]
-                after = page[-1].id
+                after = (page[-1].at, page[-1].id)
             points += [p for p in count_points(files) if p.kind == COUNT]
         return points
 

@@ -4,8 +4,8 @@ straight from the ledger — what a user checks Datadog against, and what the da
 The window is `[now - since, now)` on the transitions' `at`, the same rule the forwarder stamps
 points with, so a Datadog query over the same window (`count:` / `sum:` / `avg:` of the
 distributions, `sum:` of the counts) gives the same numbers; percentiles only within DDSketch's
-accuracy (domain.metric_summary). Ended files are read page by page (`ended_between` in id order,
-paging on the last id), so memory holds one page plus each group's durations.
+accuracy (domain.metric_summary). Ended files are read page by page (`ended_between` in (at, id)
+order, paging on the last one's position), so memory holds one page plus each group's durations.
 
 Backlog is the ledger's current TODO per configured workflow (`ingestion.backlog.*`), not a
 window value: `oldest_age_seconds` is null when nothing waits.
@@ -174,7 +174,7 @@ def metric_report(
         raise ValueError(f"page must be at least 1: {page!r}")
     start = now - since
     builder = SummaryBuilder()
-    after = 0
+    after: tuple[float, int] | None = None
     while True:
         transitions = store.ended_between(start, now, after, page)
         for t in transitions:
@@ -183,7 +183,7 @@ def metric_report(
                 builder.add(metrics)
         if len(transitions) < page:
             break
-        after = transitions[-1].id
+        after = (transitions[-1].at, transitions[-1].id)
     backlog = []
     for w in sorted(workflows, key=lambda w: tag_value(w.name)):
         b = store.backlog(w.name, now)

@@ -14,10 +14,11 @@ from ingestflow.domain.records import Transition
 _SINK_COLUMNS = (
     "sink, position, in_flight, owner, lease_until, last_error, last_success, dropped, updated_at"
 )
+# The index's entries are in (at, rowid) order: a page is one index range, no sort.
 _ENDED = (
     "SELECT id, bucket, key, workflow, from_status, to_status, at, reason, old_image, new_image"
     " FROM transitions{hint} WHERE to_status IN ('DONE', 'FAILED') AND at >= ? AND at < ?"
-    " AND id > ? ORDER BY id LIMIT ?"
+    " AND (at, id) > (?, ?) ORDER BY at, id LIMIT ?"
 )
 
 
@@ -41,10 +42,15 @@ class SqliteMetrics(SqliteDb):
         return int(rows[0][0])
 
     def ended_between(
-        self, start: float, end: float, after: int = 0, limit: int = 10_000
+        self,
+        start: float,
+        end: float,
+        after: tuple[float, int] | None = None,
+        limit: int = 10_000,
     ) -> list[Transition]:
         query = _ENDED.format(hint=self._hint("transitions_ended"))
-        rows = self._read(query, (start, end, after, limit))
+        at, last = after if after is not None else (start, 0)
+        rows = self._read(query, (max(start, at), end, at, last, limit))
         return [to_transition(r) for r in rows]
 
     def sink_states(self) -> list[SinkState]:

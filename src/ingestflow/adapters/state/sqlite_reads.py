@@ -119,8 +119,16 @@ class SqliteReads(SqliteDb):
             sql += f" LIMIT {max(0, int(limit))}"
         return [to_record(r) for r in self._read(sql, params)]
 
-    def counts(self) -> dict[Status, int]:
-        found = dict(self._read("SELECT status, sum(files) FROM status_counts GROUP BY status"))
+    def counts(self, workflow: str | None = None) -> dict[Status, int]:
+        params: tuple[str, ...] = ()
+        if workflow is None:
+            query = "SELECT status, sum(files) FROM status_counts GROUP BY status"
+        else:
+            query = (
+                "SELECT status, sum(files) FROM status_counts WHERE workflow = ? GROUP BY status"
+            )
+            params = (workflow,)
+        found = dict(self._read(query, params))
         return {s: int(found.get(s.value, 0)) for s in Status}
 
     def stale(

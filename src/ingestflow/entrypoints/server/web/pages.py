@@ -152,6 +152,7 @@ class Pages:
                 failed_window=sum(h.failed for h in snapshot.hours),
                 failed_total=summary["counts"][Status.FAILED.value],
                 window_hours=snapshot.window_hours,
+                loading=snapshot.loading,
                 open_alerts=alerts,
                 charts=_charts(snapshot),
                 backlog=backlog,
@@ -245,14 +246,15 @@ class Pages:
         rows = []
         for w in self.settings.workflows:
             backlog, line = _readiness(w, self.store, now)
+            counts = self.store.counts(w.name)
             rows.append(
                 {
                     "workflow": w,
                     "backlog": backlog,
                     "readiness": line,
                     "oldest": backlog.oldest_age(now) if backlog.count else None,
-                    "processing": self._count(w.name, Status.PROCESSING),
-                    "failed": self._count(w.name, Status.FAILED),
+                    "processing": counts[Status.PROCESSING],
+                    "failed": counts[Status.FAILED],
                     "next_deadline": next_deadline(w, now),
                     "batches": snapshot.batches.get(w.name, ()),
                 }
@@ -261,10 +263,6 @@ class Pages:
             "workflows.html",
             self._context("/workflows", workflows=rows, window_hours=snapshot.window_hours),
         )
-
-    def _count(self, workflow: str, status: Status, cap: int = 10_000) -> int:
-        """Files of `workflow` in `status`, counted up to `cap` (one index range)."""
-        return sum(1 for _ in queries.iter_files(self.store, status, workflow=workflow, limit=cap))
 
     def alerts(self, request: Request) -> Response:
         now = time.time()
