@@ -402,11 +402,6 @@ def test_with_an_empty_ledger_the_duration_and_size_charts_say_there_is_no_data(
         assert "No data in this window" in charts[title], title
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pages._charts passes 0 for every empty hour, so with nothing ended the "
-    "per-hour bar chart draws 24 zero bars instead of saying 'No data in this window'",
-)
 def test_with_an_empty_ledger_the_per_hour_chart_says_there_is_no_data(empty: Site) -> None:
     chart = charts_of(empty.ok("/"))["Files processed per hour (UTC)"]
     assert 'data-points="0"' in chart
@@ -647,12 +642,6 @@ def test_a_nasty_files_page_shows_key_and_error_as_text(site: Site) -> None:
     assert f"<title>{shown(NASTY_KEY)} · ingestflow</title>" in page
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="file.html writes data-retry-key with the `data` filter, so a key holding a "
-    "control or bidi character carries its visible escape (`\\u202e`) and Retry sends a "
-    "key the ledger does not hold",
-)
 def test_the_retry_button_of_a_nasty_key_names_the_real_key(site: Site) -> None:
     page = site.ok(file_path(NASTY_KEY))
     match = re.search(r'data-retry-key="([^"]*)"', page)

@@ -26,7 +26,7 @@ from ingestflow.domain.records import FileRecord, Transition
 
 # C0 controls except tab and newline, DEL, C1 controls, and the Unicode bidirectional
 # marks/overrides/isolates (they reorder what the terminal shows).
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # json.dumps(ensure_ascii=False) already escapes C0 controls; these are what it leaves raw.
 _JSON_RAW = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
@@ -39,7 +39,7 @@ def _visible(match: re.Match[str]) -> str:
 def safe(value: object) -> str:
     """`value` as text with terminal control characters written as visible escapes (tabs and
     newlines kept). Backslashes are left as they are."""
-    return _CONTROL.sub(_visible, str(value))
+    return CONTROL.sub(_visible, str(value))
 
 
 def text(value: object, style: str = "") -> Text:

@@ -69,7 +69,9 @@ def _charts(snapshot: ActivitySnapshot) -> dict[str, Any]:
     return {
         "per_hour": bar_chart(
             "Files processed per hour (UTC)",
-            [(label, h.done) for label, h in zip(labels, hours, strict=True)],
+            [(label, h.done) for label, h in zip(labels, hours, strict=True)]
+            if snapshot.files_ended
+            else [],
             fmt_count,
         ),
         "latency": line_chart(

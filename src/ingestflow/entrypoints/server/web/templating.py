@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
+from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
 from ingestflow.domain.explain import clock, duration
@@ -72,6 +73,14 @@ def _data(value: object) -> str:
     return "" if value is None else render.safe(value)
 
 
+def _exact(value: object) -> Markup:
+    """`value` escaped for an attribute a script reads back exactly (a key to retry): control
+    and bidirectional characters as numeric character references, so the markup holds none
+    of them raw while the attribute's value is the original text."""
+    escaped = escape("" if value is None else str(value))
+    return Markup(render.CONTROL.sub(lambda m: f"&#x{ord(m.group()):x};", str(escaped)))
+
+
 def file_url(key: str) -> str:
     """The file page of `key` (percent-encoded; `/` kept)."""
     return "/files/" + quote(key, safe="/")
@@ -98,6 +107,7 @@ def environment() -> jinja2.Environment:
         count=lambda n: fmt_count(n),
         bytes=lambda n: fmt_bytes(n),
         data=_data,
+        exact=_exact,
         file_url=file_url,
         api_history_url=_api_history_url,
     )
