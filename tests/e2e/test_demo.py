@@ -66,6 +66,8 @@ def test_the_commands_the_demo_prints_work_as_printed_from_any_folder(
     start = lines.index("try (from any folder):")
     commands = [line.strip() for line in lines[start + 1 :] if line.startswith("  ")]
     assert len(commands) == 5, result.stdout
+    assert "the dashboard (until Ctrl-C): " in result.stdout
+    assert " serve --config " in result.stdout
     # Not on PATH: the venv's bin folder is not there, as on a fresh shell.
     env = clean_env({"PATH": os.defpath, "COLUMNS": "300"})
     outputs = []

@@ -122,6 +122,8 @@ def run_demo(directory: Path | None, files: int, rows: int, seed: int) -> None:
     render.line("\ntry (from any folder):")
     for command in try_commands(config):
         render.line(f"  {command}")
+    serve = shlex.join([*cli_command(), "serve", "--config", str(config)])
+    render.line(f"the dashboard (until Ctrl-C): {serve}, then open http://127.0.0.1:8765/")
     pipeline.close()
     expected_done = len(paths)
     if counts[Status.DONE] != expected_done or counts[Status.FAILED] != 1:

@@ -53,20 +53,16 @@ from ingestflow.entrypoints.alerts_json import RECENT, alert_json
 from ingestflow.entrypoints.cli import render
 from ingestflow.entrypoints.server.params import (
     ApiError,
-    decode_cursor,
     encode_cursor,
     json_response,
     limit_param,
-    moment,
-    param,
+    requested_page,
     same_origin,
-    status_param,
 )
 from ingestflow.ports import StatusStore
 from ingestflow.services import queries
 from ingestflow.services.alert_rules import next_deadline
 from ingestflow.services.alerting import LAST_EVALUATION
-from ingestflow.services.file_search import file_page
 from ingestflow.services.metric_report import metric_report
 
 MAX_RETRY_KEYS = 10_000
@@ -123,19 +119,7 @@ def api_routes(store: StatusStore, settings: Settings) -> list[Route]:
         return json_response(queries.status_summary(store))
 
     def files(request: Request) -> Response:
-        wanted, limit, now = status_param(request), limit_param(request), time.time()
-        cursor = param(request, "cursor")
-        page = file_page(
-            store,
-            limit,
-            status=wanted,
-            prefix=param(request, "prefix"),
-            workflow=param(request, "workflow"),
-            query=param(request, "q"),
-            after=decode_cursor(cursor) if cursor else None,
-            since=moment(request, "since", now),
-            until=moment(request, "until", now),
-        )
+        page = requested_page(store, request, limit_param(request), time.time())
         after = page.next_after
         return json_response(
             {

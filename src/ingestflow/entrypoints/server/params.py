@@ -18,7 +18,8 @@ from ingestflow.config.values import duration
 from ingestflow.domain.errors import ConfigError
 from ingestflow.domain.status import Status, parse_status
 from ingestflow.entrypoints.cli import render
-from ingestflow.services.file_search import Cursor
+from ingestflow.ports import StatusStore
+from ingestflow.services.file_search import Cursor, FilePage, file_page
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -122,3 +123,20 @@ def same_origin(request: Request) -> bool:
         return True
     host = request.headers.get("host", "")
     return origin.lower() == f"{request.url.scheme}://{host}".lower()
+
+
+def requested_page(store: StatusStore, request: Request, limit: int, now: float) -> FilePage:
+    """The page of files the request's filters ask for (`status`, `workflow`, `prefix`, `q`,
+    `since`, `until`, `cursor`), `limit` of them: the JSON API's and the Files page's query."""
+    cursor = param(request, "cursor")
+    return file_page(
+        store,
+        limit,
+        status=status_param(request),
+        prefix=param(request, "prefix"),
+        workflow=param(request, "workflow"),
+        query=param(request, "q"),
+        after=decode_cursor(cursor) if cursor else None,
+        since=moment(request, "since", now),
+        until=moment(request, "until", now),
+    )

@@ -29,11 +29,10 @@ from ingestflow.domain.workflow import Workflow
 from ingestflow.entrypoints.alerts_json import RECENT
 from ingestflow.entrypoints.server.params import (
     ApiError,
-    decode_cursor,
     encode_cursor,
     limit_param,
-    moment,
     param,
+    requested_page,
     status_param,
 )
 from ingestflow.entrypoints.server.web.charts import (
@@ -50,7 +49,6 @@ from ingestflow.services import queries
 from ingestflow.services.activity_feed import ActivityFeed
 from ingestflow.services.alert_rules import next_deadline
 from ingestflow.services.alerting import LAST_EVALUATION
-from ingestflow.services.file_search import file_page
 from ingestflow.services.waiting import explain
 
 REFRESH_SECONDS = 10
@@ -176,17 +174,7 @@ class Pages:
         wanted: Status | None = None
         try:
             wanted, limit = status_param(request), limit_param(request)
-            result = file_page(
-                self.store,
-                limit,
-                status=wanted,
-                prefix=param(request, "prefix"),
-                workflow=param(request, "workflow"),
-                query=param(request, "q"),
-                after=decode_cursor(cursor) if cursor else None,
-                since=moment(request, "since", now),
-                until=moment(request, "until", now),
-            )
+            result = requested_page(self.store, request, limit, now)
         except ApiError as exc:
             error = exc.message
         else:
