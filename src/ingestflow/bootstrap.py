@@ -42,7 +42,7 @@ def _folder(path: Path, what: str) -> None:
         raise IngestflowError(f"cannot create {what} {path}: {exc.strerror or exc}") from None
 
 
-def build_pipeline(settings: Settings, *, watch: bool = False) -> Pipeline:
+def build_pipeline(settings: Settings, *, watch: bool = False, role: str = "all") -> Pipeline:
     # The engine (DuckDB, pyarrow) is imported here, not at module level: commands that only
     # read the ledger start faster and smaller without it.
     from ingestflow.adapters.engines.duckdb import DuckDBEngine
@@ -65,7 +65,7 @@ def build_pipeline(settings: Settings, *, watch: bool = False) -> Pipeline:
         follow_symlinks=settings.follow_symlinks,
     )
     events: EventSource | None = None
-    if watch and settings.watch:
+    if watch and settings.watch and role != "work":
         events = FolderWatcher(settings.landing_path, settle=settings.settle)
     return Pipeline(
         store=store,
@@ -84,4 +84,5 @@ def build_pipeline(settings: Settings, *, watch: bool = False) -> Pipeline:
         events=events,
         owner_is_dead=is_dead_local_owner,
         reconcile_interval=settings.reconcile_interval,
+        role=role,
     )

@@ -44,6 +44,11 @@ class RunSummary:
         self.retried += result.finished.retried
 
 
+ROLES = ("all", "discover", "work")
+"""What one `ingestflow run` does: everything, only discovery (list and register), or only
+work (reap, claim, run batches). Several processes on one ledger may split the roles."""
+
+
 class Pipeline:
     """Wires the ports together. Built by `ingestflow.bootstrap`; holds no adapter knowledge."""
 
@@ -60,7 +65,13 @@ class Pipeline:
         clock: Clock = time.time,
         owner_is_dead: OwnerIsDead = never_dead,
         reconcile_interval: float = 60.0,
+        role: str = "all",
     ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}: {role!r}")
+        self.role = role
+        self.discovers = role in ("all", "discover")  # lists and registers the landing area
+        self.works = role in ("all", "work")  # claims and runs batches, reaps leases
         self.store = store
         self.discovery = discovery
         self.engine = engine
@@ -141,9 +152,21 @@ class Pipeline:
         on_file: Callable[[FileOutcome], None] | None = None,
         settle_wait: bool = True,
     ) -> RunSummary:
-        """Register what is in the landing area, run every batch that is ready, return."""
+        """Register what is in the landing area, run every batch that is ready, return (with
+        `role`: only the first half, or only the second)."""
         summary = RunSummary()
-        reap(self.store, self.workflows, self.clock(), self.owner_is_dead)
+        if self.works:
+            reap(self.store, self.workflows, self.clock(), self.owner_is_dead)
+        if self.discovers:
+            self._register_listing(summary, settle_wait)
+        if self.works:
+            self.run_ready_batches(summary, on_file)
+        summary.interrupted = self.stop_event.is_set()
+        if summary.batches == 0 and self.works:
+            summary.waiting = waiting_lines(self.store, self.workflows, self.clock())
+        return summary
+
+    def _register_listing(self, summary: RunSummary, settle_wait: bool) -> None:
         listing = self.discovery.reconcile(self.clock())
         summary.registered += listing.registered
         # Files modified moments ago may still be being written: wait until they settle.
@@ -154,28 +177,25 @@ class Pipeline:
             summary.registered += listing.registered
             rounds += 1
         summary.unrouted = len(listing.unrouted)
-        self.run_ready_batches(summary, on_file)
-        summary.interrupted = self.stop_event.is_set()
-        if summary.batches == 0:
-            summary.waiting = waiting_lines(self.store, self.workflows, self.clock())
-        return summary
 
     def run_forever(self, on_file: Callable[[FileOutcome], None] | None = None) -> RunSummary:
         """Run until `stop_event` is set (SIGINT/SIGTERM); reacts to it within half a second
         whatever `schedule_interval` is. The reaper and readiness checks run every tick; the
         full listing runs every tick without events, every `reconcile_interval` with them."""
         summary = RunSummary()
-        if self.events is not None:
-            self.events.start()
-        listing_every = self.schedule_interval if self.events is None else self.reconcile_interval
+        events = self.events if self.discovers else None
+        if events is not None:
+            events.start()
+        listing_every = self.schedule_interval if events is None else self.reconcile_interval
         try:
             next_tick = next_listing = 0.0
             while not self.stop_event.is_set():
                 now = self.clock()
                 if now >= next_tick:
-                    reap(self.store, self.workflows, now, self.owner_is_dead)
+                    if self.works:
+                        reap(self.store, self.workflows, now, self.owner_is_dead)
                     next_tick = now + self.schedule_interval
-                if now >= next_listing:
+                if self.discovers and now >= next_listing:
                     listing = self.discovery.reconcile(now)
                     summary.registered += listing.registered
                     summary.unrouted = len(listing.unrouted)
@@ -184,20 +204,21 @@ class Pipeline:
                     next_listing = now + (
                         min(listing_every, recheck) if listing.unsettled else listing_every
                     )
-                self.run_ready_batches(summary, on_file)
-                deadline = self.next_deadline()
-                wake = min(next_tick, next_listing)
+                if self.works:
+                    self.run_ready_batches(summary, on_file)
+                deadline = self.next_deadline() if self.works else None
+                wake = min(next_tick, next_listing) if self.discovers else next_tick
                 wake = wake if deadline is None else min(wake, deadline)
                 timeout = max(0.0, min(wake - self.clock(), _STOP_CHECK))
-                if self.events is not None:
-                    announced = self.events.drain(timeout)
+                if events is not None:
+                    announced = events.drain(timeout)
                     if announced:
                         found = self.discovery.register_keys(announced, self.clock())
                         summary.registered += found.registered
                 else:
                     self.stop_event.wait(timeout)
         finally:
-            if self.events is not None:
-                self.events.stop()
+            if events is not None:
+                events.stop()
         summary.interrupted = True
         return summary

@@ -46,6 +46,7 @@ def _global_options(config: ConfigOpt = None, env: EnvOpt = None) -> None:
 
 for command in (
     running.init,
+    running.setup,
     running.run,
     ledger.status,
     ledger.files,

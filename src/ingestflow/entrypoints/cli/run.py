@@ -1,10 +1,11 @@
-"""Setting up and running: init, run, demo."""
+"""Setting up and running: init, setup, run, demo."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,9 +43,52 @@ def init(
     )
 
 
+class Role(StrEnum):
+    all = "all"
+    discover = "discover"
+    work = "work"
+
+
+@handles_errors
+def setup(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """Create the ledger's schema, or migrate it to this release's (idempotent), and store
+    the configured workflows. Exit 0 when the ledger is ready; 1 (with the reason) when it
+    cannot be, e.g. a ledger written by a newer ingestflow."""
+    chosen = settings(config, env)
+    store = bootstrap.open_store(chosen)
+    try:
+        version = store.get_info("schema_version")
+    finally:
+        store.close()
+    ready = {
+        "ledger": chosen.ledger_url,
+        "schema_version": int(version) if version and version.isdigit() else None,
+        "workflows": [w.name for w in chosen.workflows],
+    }
+    if json_out:
+        render.line(render.dumps(ready))
+        return
+    render.line(
+        f"ledger ready: {chosen.ledger_url} (schema version {ready['schema_version']},"
+        f" {len(chosen.workflows)} workflow{'' if len(chosen.workflows) == 1 else 's'})"
+    )
+
+
 @handles_errors
 def run(
     once: Annotated[bool, typer.Option("--once", help="Process what is ready, then exit.")] = False,
+    role: Annotated[
+        Role,
+        typer.Option(
+            "--role",
+            help="all: discover and work; discover: list and register the landing area only;"
+            " work: claim and run batches only (several processes may share one ledger).",
+        ),
+    ] = Role.all,
     config: ConfigOpt = None,
     env: EnvOpt = None,
 ) -> None:
@@ -53,7 +97,7 @@ def run(
     from ingestflow.entrypoints.cli.progress import progress_callback
 
     chosen = settings(config, env)
-    pipeline = bootstrap.build_pipeline(chosen, watch=not once)
+    pipeline = bootstrap.build_pipeline(chosen, watch=not once, role=role.value)
     try:
         forwarding = start_forwarding(chosen, pipeline.store)
         alerting = build_alerting(chosen, pipeline.store)
