@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from ingestflow.adapters.events.watcher import FolderWatcher
 from ingestflow.adapters.processes import is_dead_local_owner, owner_id
 from ingestflow.adapters.state.sqlite import SqliteStatusStore
 from ingestflow.adapters.storage.local import LocalObjectStore
+from ingestflow.config.secrets import read_secret
 from ingestflow.config.settings import Settings
 from ingestflow.domain.errors import IngestflowError
-from ingestflow.ports import EventSource, StatusStore
+from ingestflow.ports import Engine, EventSource, StatusStore
 from ingestflow.services.discovery import Discovery
 from ingestflow.services.pipeline import Pipeline
 
@@ -20,6 +23,10 @@ def open_store(settings: Settings, *, read_only: bool = False) -> StatusStore:
     `read_only` (for commands that only read: status, files, history, ...) opens an existing
     ledger without writing to it, so those commands also work on a ledger the user may only
     read; a ledger that does not exist yet is created (empty) as usual."""
+    if settings.ledger_kind == "postgresql":
+        store: StatusStore = _postgres_store(settings)
+        store.sync_workflows(settings.workflows)
+        return store
     if read_only and settings.ledger_path.exists():
         store = SqliteStatusStore(settings.ledger_path, read_only=True)
         if store.has_schema():
@@ -32,6 +39,23 @@ def open_store(settings: Settings, *, read_only: bool = False) -> StatusStore:
     return store
 
 
+def _postgres_store(settings: Settings, environ: Mapping[str, str] | None = None) -> StatusStore:
+    """The PostgreSQL ledger (the `postgres` extra). The password comes from the variable
+    named by `[ledger] password_env`, else libpq's own PGPASSWORD / ~/.pgpass."""
+    try:
+        from ingestflow.adapters.state.postgres import PostgresStatusStore
+    except ImportError as exc:
+        raise IngestflowError(
+            "the PostgreSQL ledger needs the postgres extra: pip install 'ingestflow[postgres]'"
+            f" ({exc})"
+        ) from None
+    password = None
+    if settings.ledger_password_env is not None:
+        environ = os.environ if environ is None else environ
+        password = read_secret("ledger.password_env", settings.ledger_password_env, None, environ)
+    return PostgresStatusStore(settings.ledger_url, password, max_size=settings.ledger_pool_size)
+
+
 def _folder(path: Path, what: str) -> None:
     """Create `path` if needed; one readable line when it cannot be a folder."""
     if path.exists() and not path.is_dir():
@@ -42,19 +66,25 @@ def _folder(path: Path, what: str) -> None:
         raise IngestflowError(f"cannot create {what} {path}: {exc.strerror or exc}") from None
 
 
-def build_pipeline(settings: Settings, *, watch: bool = False, role: str = "all") -> Pipeline:
-    # The engine (DuckDB, pyarrow) is imported here, not at module level: commands that only
-    # read the ledger start faster and smaller without it.
-    from ingestflow.adapters.engines.duckdb import DuckDBEngine
-    from ingestflow.adapters.engines.output_files import room_for
+def build_engine(settings: Settings) -> Engine:
+    """The engine of `[engine] name` (imported here: commands that only read the ledger start
+    faster without DuckDB, pyarrow or pyspark)."""
+    if settings.engine == "spark":
+        from ingestflow.adapters.engines.spark import SparkEngine
 
-    _folder(settings.landing_path, "landing folder")
-    _folder(settings.output_path, "output folder")
-    store = open_store(settings)
-    objects = LocalObjectStore(
-        settings.landing_path, settings.landing_bucket, follow_symlinks=settings.follow_symlinks
-    )
-    engine = DuckDBEngine(
+        return SparkEngine(
+            settings.landing_path,
+            settings.output_path,
+            master=settings.engine_master,
+            conf=settings.engine_conf,
+            compression=settings.output_compression,
+            owner=owner_id(),
+            owner_is_dead=is_dead_local_owner,
+            follow_symlinks=settings.follow_symlinks,
+        )
+    from ingestflow.adapters.engines.duckdb import DuckDBEngine
+
+    return DuckDBEngine(
         settings.landing_path,
         settings.output_path,
         threads=settings.engine_threads,
@@ -64,6 +94,24 @@ def build_pipeline(settings: Settings, *, watch: bool = False, role: str = "all"
         owner_is_dead=is_dead_local_owner,
         follow_symlinks=settings.follow_symlinks,
     )
+
+
+def build_pipeline(settings: Settings, *, watch: bool = False, role: str = "all") -> Pipeline:
+    # The engine (DuckDB, pyarrow) is imported here, not at module level: commands that only
+    # read the ledger start faster and smaller without it.
+    from ingestflow.adapters.engines.output_files import room_for
+
+    _folder(settings.landing_path, "landing folder")
+    _folder(settings.output_path, "output folder")
+    store = open_store(settings)
+    objects = LocalObjectStore(
+        settings.landing_path, settings.landing_bucket, follow_symlinks=settings.follow_symlinks
+    )
+    try:
+        engine = build_engine(settings)
+    except BaseException:
+        store.close()
+        raise
     events: EventSource | None = None
     if watch and settings.watch and role != "work":
         events = FolderWatcher(settings.landing_path, settle=settings.settle)

@@ -4,15 +4,21 @@ Each entry knows how to make a fresh, empty ledger location under a temporary fo
 open a `StatusStore` on a location. Opening is done by name and location only, so that separate
 OS processes (see `_claim_worker.py`) can open their own store on the same ledger.
 
-To put a new adapter under contract (PostgreSQL, DynamoDB on a moto server, ...), add one
+To put a new adapter under contract (DynamoDB on a moto server, ...), add one
 `AdapterFactory` to `ADAPTERS`; every contract test then runs against it too.
+
+"postgres" runs on one throwaway server per test session (tests/support/postgres_server.py:
+Debian's binaries, started on first use, stopped at exit), a fresh schema per test. Without
+PostgreSQL installed its tests fail (scripts/system-deps.sh installs it); they never skip.
 """
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ingestflow.adapters.state.sqlite import SqliteStatusStore
 from ingestflow.ports import StatusStore
@@ -31,12 +37,34 @@ def _open_sqlite(location: str) -> StatusStore:
     return SqliteStatusStore(location)
 
 
+_POSTGRES: list[Any] = []  # the session's server (tests/support/postgres_server.py), once started
+
+
+def _postgres_location(tmp_path: Path) -> str:
+    """A fresh database on the session's server, started on first use and stopped at exit.
+    PostgreSQL missing is an error, never a skip."""
+    if not _POSTGRES:
+        from postgres_server import PostgresServer  # tests/support, on pytest's pythonpath
+
+        server = PostgresServer().start()
+        atexit.register(server.stop)
+        _POSTGRES.append(server)
+    return str(_POSTGRES[0].new_database())
+
+
+def _open_postgres(location: str) -> StatusStore:
+    from ingestflow.adapters.state.postgres import PostgresStatusStore
+
+    return PostgresStatusStore(location)
+
+
 ADAPTERS: tuple[AdapterFactory, ...] = (
     AdapterFactory(
         name="sqlite",
         location=lambda tmp_path: str(tmp_path / "ledger.db"),
         open=_open_sqlite,
     ),
+    AdapterFactory(name="postgres", location=_postgres_location, open=_open_postgres),
 )
 
 

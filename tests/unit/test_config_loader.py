@@ -146,7 +146,7 @@ def test_a_two_slash_sqlite_url_is_relative_to_the_config_folder(
 @pytest.mark.parametrize(
     ("url", "named"),
     [
-        ("postgresql://host/db", "'postgresql'"),
+        ("mysql://host/db", "'mysql'"),
         ("dynamodb://table", "'dynamodb'"),
         ("ledger.db", "'ledger.db'"),
         ("sqlite:/x.db", "sqlite:/x.db"),
@@ -188,7 +188,7 @@ def test_a_ledger_url_that_is_not_a_string_is_a_config_error(write_config: Write
         ("schedule_interval = -1\n", "schedule_interval"),
         ("[output]\ncompression = 'brotli'\n", "output.compression"),
         ("[output]\ncompression = 1\n", "output.compression"),
-        ("[engine]\nname = 'spark'\n", "engine.name"),
+        ("[engine]\nname = 'flink'\n", "engine.name"),
         ("[engine]\nthreads = 0\n", "engine.threads"),
         ("[engine]\nthreads = '2'\n", "engine.threads"),
         ("[engine]\nthreads = 1.5\n", "engine.threads"),

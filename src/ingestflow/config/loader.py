@@ -115,10 +115,15 @@ def load_settings(
     url = raw.get("ledger", {}).get("url", "sqlite://.ingestflow/ledger.db")
     if not isinstance(url, str):
         raise ConfigError("ledger.url", "must be a string such as sqlite:///abs/path.db")
-    ledger = ledger_path(url, base)
-    engine = engine_t.get("name", "duckdb")
-    if engine != "duckdb":
-        raise ConfigError("engine.name", f"unknown engine {engine!r} (available: duckdb)")
+    ledger_t = raw.get("ledger", {})
+    kind = sections.ledger_kind(url)
+    # A PostgreSQL ledger keeps no local file; local state (e.g. Datadog object ids) then
+    # lives in `.ingestflow/` next to the config.
+    ledger = ledger_path(url, base) if kind == "sqlite" else base / ".ingestflow" / "ledger"
+    engine = sections.engine_name(engine_t.get("name", "duckdb"))
+    for key in ("master", "conf"):
+        if key in engine_t and engine != "spark":
+            raise ConfigError(f"engine.{key}", 'is a setting of the spark engine (name = "spark")')
     bucket = landing_t.get("bucket")
     if bucket is not None and (not isinstance(bucket, str) or not bucket):
         raise ConfigError("landing.bucket", "must be a non-empty string")
@@ -139,6 +144,9 @@ def load_settings(
         output_compression=sections.compression(output_t.get("compression", "snappy")),
         ledger_url=url,
         ledger_path=ledger,
+        ledger_kind=kind,
+        ledger_password_env=sections.password_env(ledger_t),
+        ledger_pool_size=sections.pool_size(ledger_t.get("pool_size", 4)),
         schedule_interval=duration(
             raw.get("schedule_interval", "1s"),
             "schedule_interval",
@@ -147,6 +155,8 @@ def load_settings(
         engine=engine,
         engine_threads=sections.threads(engine_t.get("threads")),
         engine_memory_limit=sections.memory_limit(engine_t.get("memory_limit")),
+        engine_master=sections.spark_master(engine_t.get("master", "local[2]")),
+        engine_conf=sections.spark_conf(engine_t.get("conf")),
         workflows=workflows,
         transforms=transforms,
         metrics=parse_metrics(raw, env_name, base),

@@ -7,7 +7,9 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from ingestflow.config.values import env_name
 from ingestflow.domain.errors import ConfigError
 from ingestflow.domain.workflow import MAX_SIZE
 
@@ -16,8 +18,8 @@ SECTION_KEYS: dict[str, frozenset[str]] = {
         {"path", "bucket", "settle", "watch", "follow_symlinks", "reconcile_interval"}
     ),
     "output": frozenset({"path", "compression"}),
-    "ledger": frozenset({"url"}),
-    "engine": frozenset({"name", "threads", "memory_limit"}),
+    "ledger": frozenset({"url", "password_env", "pool_size"}),
+    "engine": frozenset({"name", "threads", "memory_limit", "master", "conf"}),
     "server": frozenset({"host", "port", "token_env"}),
 }
 COMPRESSIONS = ("snappy", "zstd", "gzip", "lz4", "none")
@@ -36,17 +38,106 @@ def section_path(raw: Mapping[str, Any], section: str, base: Path, default: str)
     return path if path.is_absolute() else (base / path).resolve()
 
 
+def ledger_kind(url: str) -> str:
+    """ "sqlite" or "postgresql", from the URL's scheme (ConfigError for any other)."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else url
+    if scheme == "sqlite":
+        return "sqlite"
+    if scheme in ("postgresql", "postgres"):
+        check_postgres_url(url)
+        return "postgresql"
+    raise ConfigError(
+        "ledger.url",
+        f"unsupported ledger {scheme!r}; expected sqlite:///path/to/ledger.db or"
+        " postgresql://user@host:port/database",
+    )
+
+
+def check_postgres_url(url: str) -> None:
+    """A PostgreSQL URL names a database and holds no password: URLs end up in logs and
+    process listings, so the password comes from PGPASSWORD, ~/.pgpass or
+    `[ledger] password_env`."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        raise ConfigError(
+            "ledger.url",
+            "must not hold a password (URLs end up in logs); set PGPASSWORD, use ~/.pgpass,"
+            " or name an environment variable in [ledger] password_env",
+        )
+    if not parts.path.strip("/") and "dbname=" not in parts.query:
+        raise ConfigError("ledger.url", "must name a database: postgresql://user@host:port/db")
+
+
 def ledger_path(url: str, base: Path) -> Path:
     """`sqlite:///abs/path.db` (absolute) or `sqlite://rel/path.db` (relative to the config)."""
     match = re.match(r"^sqlite://(/?)(.+)$", url)
     if not match:
-        scheme = url.split("://", 1)[0] if "://" in url else url
+        ledger_kind(url)  # the error for another scheme
         raise ConfigError(
-            "ledger.url", f"unsupported ledger {scheme!r}; expected sqlite:///path/to/ledger.db"
+            "ledger.url",
+            f"the 'sqlite' ledger URL {url!r} names no file; expected sqlite:///path/to/ledger.db",
         )
     rest = match.group(2)
     path = Path("/" + rest.lstrip("/")) if match.group(1) else base / rest
     return path if match.group(1) else path.resolve()
+
+
+def password_env(ledger: Mapping[str, Any]) -> str | None:
+    """`[ledger] password_env`: the variable holding a PostgreSQL ledger's password."""
+    return (
+        env_name(ledger["password_env"], "ledger.password_env")
+        if "password_env" in ledger
+        else None
+    )
+
+
+ENGINES = ("duckdb", "spark")
+_MASTER = re.compile(r"^(local(\[(\d+|\*)(,\s*\d+)?\])?|(spark|yarn|k8s|mesos)://\S+|yarn)$")
+
+
+def engine_name(value: Any) -> str:
+    if value not in ENGINES:
+        raise ConfigError(
+            "engine.name", f"unknown engine {value!r} (available: {', '.join(ENGINES)})"
+        )
+    return str(value)
+
+
+def spark_master(value: Any) -> str:
+    """`[engine] master`: `local[N]`, `local[*]` or a cluster URL such as `spark://host:7077`."""
+    if not isinstance(value, str) or not _MASTER.match(value.strip()):
+        raise ConfigError(
+            "engine.master", "must be local[N], local[*] or a cluster URL such as spark://host:7077"
+        )
+    return value.strip()
+
+
+def spark_conf(value: Any) -> dict[str, str]:
+    """`[engine.conf]`: Spark settings passed to the session (`"spark.executor.memory" = "2g"`)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError("engine.conf", "must be a table of Spark settings")
+    conf = {}
+    for key, item in value.items():
+        if isinstance(item, dict):  # a dotted key written unquoted: spark.executor.memory
+            for sub, leaf in spark_conf(item).items():
+                conf[f"{key}.{sub}"] = leaf
+            continue
+        if isinstance(item, bool):
+            conf[key] = "true" if item else "false"
+        elif isinstance(item, int | float | str):
+            conf[key] = str(item)
+        else:
+            raise ConfigError(f"engine.conf.{key}", "must be a string, number or boolean")
+    return conf
+
+
+def pool_size(value: Any) -> int:
+    """`[ledger] pool_size`: connections a process keeps to a PostgreSQL ledger (1-64)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+        raise ConfigError("ledger.pool_size", "must be a whole number from 1 to 64")
+    return value
 
 
 def compression(value: Any) -> str:

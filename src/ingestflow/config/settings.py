@@ -28,6 +28,14 @@ class Settings:
     engine_threads: int | None
     engine_memory_limit: str | None
     workflows: tuple[Workflow, ...]
+    # "sqlite" (ledger_path is the file) or "postgresql" (ledger_url names the database, its
+    # password comes from PGPASSWORD, ~/.pgpass or the variable named by ledger_password_env).
+    # The spark engine's master (local[N] or a cluster URL) and session settings.
+    engine_master: str = "local[2]"
+    engine_conf: dict[str, str] = field(default_factory=dict)
+    ledger_kind: str = "sqlite"
+    ledger_password_env: str | None = None
+    ledger_pool_size: int = 4
     transforms: dict[str, TransformSpec] = field(default_factory=dict)
     # Symlinks in the landing folder are ignored (listed as unrouted) unless this is true; even
     # then only links whose target resolves inside the landing folder are followed.

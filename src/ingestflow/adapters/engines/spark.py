@@ -1,0 +1,360 @@
+"""SparkEngine: the Engine port on PySpark (local or a cluster), with the DuckDB engine's results.
+
+Same inputs, same outputs: files are inspected and refused exactly as by the DuckDB engine
+(`inputs`, `landing_files`), the transform compiles to Spark expressions with DuckDB's parsing
+rules (`spark_compile`), and each input gives one Parquet file at `output_files.output_path`
+with the same schema and values.
+
+- Small files sharing a header are read by one job (one DataFrame over all of them, each row
+  tagged with its file), collected as Arrow and written one Parquet file per input, like the
+  DuckDB engine's groups. A file with a bad value fails alone (its rows carry the flags); a
+  group whose job fails (a malformed record, corrupt gzip) is split in halves down to files.
+- Large files go one by one: Spark writes the single part file into a temporary folder, which
+  is then renamed to the output path; a bad value makes the write fail (never a silent null)
+  and a diagnosis job names the column, row and value.
+- Spark reads every input through a link in the engine's temporary folder: to the verified
+  open descriptor (`/proc/<pid>/fd/N`, local masters) or the verified real path (clusters).
+  The link's name carries `.gz` when the content is gzip (Spark picks codecs by name) and
+  nothing Spark would take for a glob or a URI.
+
+pyspark is imported on first use; the session is created by the first `run` and stopped by
+`close` (a session that was already active is reused and left running).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingestflow.adapters.engines import spark_errors
+from ingestflow.adapters.engines.inputs import CsvInput, inspect_stream, missing_columns_error
+from ingestflow.adapters.engines.landing_files import LandingFiles, open_file_budget
+from ingestflow.adapters.engines.output_files import (
+    check_writable,
+    output_path,
+    place,
+    temporary_folder,
+)
+from ingestflow.adapters.engines.spark_read import (
+    OK_COLUMN,
+    bad_members,
+    converted,
+    read_csv,
+    ref,
+    split_by_file,
+)
+from ingestflow.adapters.engines.spark_session import start_session
+from ingestflow.domain.errors import FileProcessingError, TerminalError, TransientError
+from ingestflow.domain.records import FileOutcome, FileRecord
+from ingestflow.domain.transform import TransformSpec
+
+__all__ = ["TMP_DIR", "SparkEngine"]
+
+TMP_DIR = ".ingestflow-tmp"
+_NO_CONF: Mapping[str, str] = MappingProxyType({})
+_PROC = Path("/proc")
+
+
+def _failed(record: FileRecord, exc: FileProcessingError) -> FileOutcome:
+    return FileOutcome.failed(record.key, record.etag, str(exc), retryable=exc.retryable)
+
+
+Member = tuple[FileRecord, CsvInput]
+
+
+class SparkEngine:
+    """Engine port on Spark. `master`/`conf` configure the session it creates (`conf` wins
+    over the engine's defaults; the settings outputs depend on, see `spark_session`, are
+    always applied). `check_utf8`: read each input once in Python first to refuse what Spark
+    would change silently (invalid UTF-8, a carriage return inside quotes); turning it off
+    saves that read at the price of those guarantees. Other arguments as DuckDBEngine's."""
+
+    def __init__(
+        self,
+        landing_root: Path,
+        output_root: Path,
+        master: str = "local[2]",
+        conf: Mapping[str, str] = _NO_CONF,
+        compression: str = "snappy",
+        small_file_bytes: int = 4 * 1024 * 1024,
+        group_files: int = 500,
+        group_bytes: int = 64 * 1024 * 1024,
+        owner: str | None = None,
+        owner_is_dead: Callable[[str], bool] | None = None,
+        follow_symlinks: bool = False,
+        check_utf8: bool = True,
+    ) -> None:
+        self.landing_root = Path(landing_root)
+        self.output_root = Path(output_root)
+        self.master = master
+        self.conf = dict(conf)
+        self.compression = "none" if compression == "uncompressed" else compression
+        self.small_file_bytes = small_file_bytes
+        self.group_files = min(group_files, open_file_budget())
+        self.group_bytes = group_bytes
+        self.check_utf8 = check_utf8
+        self._files = LandingFiles(self.landing_root, follow_symlinks=follow_symlinks)
+        self._tmp = temporary_folder(self.output_root / TMP_DIR, owner, owner_is_dead)
+        self._session: Any = None
+        self._owned = False
+
+    # -- the port ------------------------------------------------------------------------
+
+    def check_output_writable(self) -> None:
+        check_writable(self.output_root)
+        check_writable(self._tmp, "temporary folder")
+
+    def run(
+        self, workflow: str, files: Sequence[FileRecord], spec: TransformSpec
+    ) -> Iterator[list[FileOutcome]]:
+        """Small files with the same header in one job per group; large files one by one."""
+        groups: dict[tuple[str, ...], list[Member]] = {}
+        rejected: list[FileOutcome] = []
+        for record in files:
+            try:
+                output_path(self.output_root, workflow, record.key)
+                csv_input = self._inspect(record.key, spec)
+            except FileProcessingError as exc:
+                rejected.append(_failed(record, exc))
+                continue
+            if record.size > self.small_file_bytes:
+                yield [self._single(workflow, record, csv_input, spec)]
+            else:
+                groups.setdefault(csv_input.header, []).append((record, csv_input))
+        if rejected:
+            yield rejected
+        for members in groups.values():
+            chunk: list[Member] = []
+            size = 0
+            for member in members:
+                if chunk and (len(chunk) >= self.group_files or size >= self.group_bytes):
+                    yield from self._group(workflow, chunk, spec)
+                    chunk, size = [], 0
+                chunk.append(member)
+                size += member[0].size
+            if chunk:
+                yield from self._group(workflow, chunk, spec)
+
+    def process_file(self, workflow: str, record: FileRecord, spec: TransformSpec) -> FileOutcome:
+        try:
+            output_path(self.output_root, workflow, record.key)
+            csv_input = self._inspect(record.key, spec)
+        except FileProcessingError as exc:
+            return _failed(record, exc)
+        return self._single(workflow, record, csv_input, spec)
+
+    def close(self) -> None:
+        if self._session is not None and self._owned:
+            self._session.stop()
+        self._session = None
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def _open(self, key: str) -> int:
+        try:
+            return self._files.open(key)
+        except FileNotFoundError:
+            raise TerminalError(f"input file is gone: {key}") from None
+        except OSError as exc:
+            raise TransientError(f"cannot read {key}: {exc.strerror or exc}") from None
+
+    def _inspect(self, key: str, spec: TransformSpec) -> CsvInput:
+        fd = self._open(key)
+        try:
+            with os.fdopen(fd, "rb") as raw:
+                csv_input = inspect_stream(raw, self.landing_root / key, spec.delimiter)
+                if self.check_utf8:
+                    raw.seek(0)
+                    problem = spark_errors.utf8_problem(
+                        raw, csv_input.compression == "gzip", spec.delimiter
+                    )
+                    if problem:
+                        raise TerminalError(problem)
+        except OSError as exc:
+            raise TransientError(f"cannot read {key}: {exc.strerror or exc}") from None
+        missing = spec.bound_to(csv_input.header).missing_columns(csv_input.header)
+        if missing:
+            raise missing_columns_error(csv_input.header, missing)
+        return csv_input
+
+    @contextmanager
+    def _source(self, key: str, csv_input: CsvInput) -> Iterator[str]:
+        """The path Spark reads for `key`: a plain-named link to the verified open file."""
+        fd = self._open(key)
+        try:
+            if self.master.startswith("local") and (_PROC / "self" / "fd").is_dir():
+                target = f"/proc/{os.getpid()}/fd/{fd}"  # exactly the inode that was checked
+            else:
+                target = self._files.reader_path(fd, key)
+                if target.startswith("/proc/self/"):
+                    target = os.readlink(target)
+            suffix = ".csv.gz" if csv_input.compression == "gzip" else ".csv"
+            link = self._tmp / "inputs" / f"{uuid.uuid4().hex}{suffix}"
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(target)
+            try:
+                yield str(link)
+            finally:
+                link.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+
+    # -- Spark ---------------------------------------------------------------------------
+
+    def _spark(self) -> Any:
+        if self._session is None:
+            self._session, self._owned = start_session(self.master, self.conf, self.compression)
+        return self._session
+
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        from py4j.protocol import Py4JError  # type: ignore[import-untyped]
+        from pyspark.errors import PySparkException
+
+        return (Py4JError, PySparkException)
+
+    def _diagnose(
+        self,
+        path: str,
+        key: str,
+        csv_input: CsvInput,
+        spec: TransformSpec,
+        exc: BaseException | None,
+    ) -> FileProcessingError:
+        names = {path: key, f"file://{path}": key}
+        try:
+            problem = spark_errors.diagnose(
+                lambda: read_csv(self._spark(), [path], csv_input.header, spec, permissive=True),
+                spec,
+                csv_input.header,
+            )
+        except self._errors() as error:
+            summary = spark_errors.summarise(error, names)
+            if csv_input.compression == "gzip" and spark_errors.is_corrupt_gzip(summary):
+                return TerminalError(f"corrupt gzip data: {summary}")
+            return TerminalError(f"malformed CSV: {summary}")
+        if problem:
+            return TerminalError(problem)
+        if exc is None:
+            return TerminalError("malformed CSV: a row was refused")
+        return TransientError(f"engine error: {spark_errors.summarise(exc, names)}")
+
+    # -- groups and single files ----------------------------------------------------------
+
+    def _group(
+        self, workflow: str, members: list[Member], spec: TransformSpec
+    ) -> Iterator[list[FileOutcome]]:
+        if len(members) == 1:
+            record, csv_input = members[0]
+            yield [self._single(workflow, record, csv_input, spec)]
+            return
+        header = members[0][1].header
+        refused: list[FileOutcome] = []
+        kept: list[Member] = []
+        links: list[str] = []
+        try:
+            with ExitStack() as stack:
+                for record, csv_input in members:
+                    try:
+                        links.append(stack.enter_context(self._source(record.key, csv_input)))
+                    except FileProcessingError as exc:
+                        refused.append(_failed(record, exc))
+                        continue
+                    kept.append((record, csv_input))
+                if not kept:
+                    yield refused
+                    return
+                frame, count = converted(self._spark(), links, header, spec)
+                table = frame.toArrow()
+                bad = bad_members(table, links)
+                diagnosed = {
+                    i: self._diagnose(links[i], kept[i][0].key, kept[i][1], spec, None)
+                    for i in sorted(bad)
+                }
+        except self._errors():
+            if refused:
+                yield refused
+            half = len(kept) // 2
+            yield from self._group(workflow, kept[:half], spec)
+            yield from self._group(workflow, kept[half:], spec)
+            return
+        yield refused + self._write_group(workflow, kept, links, table, count, diagnosed)
+
+    def _write_group(
+        self,
+        workflow: str,
+        kept: list[Member],
+        links: list[str],
+        table: pa.Table,
+        count: int,
+        diagnosed: dict[int, FileProcessingError],
+    ) -> list[FileOutcome]:
+        data, slices = split_by_file(table, links, count)
+        outcomes: list[FileOutcome] = []
+        tmp_dir = self._tmp / uuid.uuid4().hex
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for i, (record, _) in enumerate(kept):
+                if i in diagnosed:
+                    outcomes.append(_failed(record, diagnosed[i]))
+                    continue
+                offset, length = slices.get(i, (0, 0))
+                part = tmp_dir / f"{i}.parquet"
+                try:
+                    target = output_path(self.output_root, workflow, record.key)
+                    pq.write_table(data.slice(offset, length), part, compression=self.compression)
+                    place(part, target)
+                except OSError as exc:
+                    outcomes.append(_failed(record, TransientError(f"cannot write output: {exc}")))
+                    continue
+                except FileProcessingError as exc:
+                    outcomes.append(_failed(record, exc))
+                    continue
+                outcomes.append(FileOutcome.done(record.key, record.etag, str(target), length))
+        finally:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+        return outcomes
+
+    def _single(
+        self, workflow: str, record: FileRecord, csv_input: CsvInput, spec: TransformSpec
+    ) -> FileOutcome:
+        """One file, written by Spark itself: strict (a bad value fails the write)."""
+        from pyspark.sql import functions as F
+
+        tmp_dir = self._tmp / uuid.uuid4().hex
+        try:
+            target = output_path(self.output_root, workflow, record.key)
+            with self._source(record.key, csv_input) as path:
+                try:
+                    frame, count = converted(self._spark(), [path], csv_input.header, spec)
+                    body = [F.col(ref(c)) for c in frame.columns[:count]]
+                    first = F.when(F.col(OK_COLUMN), body[0]).otherwise(
+                        F.raise_error(F.lit("ingestflow: a value does not convert"))
+                    )
+                    strict = frame.select(first.alias(frame.columns[0]), *body[1:])
+                    strict.write.mode("overwrite").parquet(str(tmp_dir))
+                    rows = pq.read_metadata(self._part(tmp_dir)).num_rows
+                    place(self._part(tmp_dir), target)
+                except self._errors() as exc:
+                    raise self._diagnose(path, record.key, csv_input, spec, exc) from None
+        except FileProcessingError as exc:
+            return _failed(record, exc)
+        finally:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+        return FileOutcome.done(record.key, record.etag, str(target), rows)
+
+    @staticmethod
+    def _part(folder: Path) -> Path:
+        parts = sorted(p for p in folder.glob("part-*") if p.name.endswith(".parquet"))
+        if len(parts) != 1:
+            raise TransientError(f"spark wrote {len(parts)} part files, expected one")
+        return parts[0]

@@ -1,0 +1,208 @@
+"""Rows and transitions of the PostgreSQL ledger, and `ChangeWriter`, which writes the status
+changes of one transaction in bulk: one INSERT / UPDATE per kind of change over `unnest` of
+arrays (a claim or a finished batch of a thousand files is a handful of statements), the
+per-(workflow, status) counters, and one transition per status change.
+
+The change stream is read by position (`transitions_after(id)`), so ids must become visible
+in id order: a transaction numbers its transitions only while holding STREAM_LOCK (an advisory
+lock held until commit), so no transaction can commit a smaller id after a reader saw a bigger
+one. Writers hold it only for their last statements (counters and transitions), after their
+row locks: claims still run side by side up to that point. Counters are written under the
+same lock, so their rows are never a deadlock.
+
+Rows are plain tuples (`Row`: the 15 record columns in RECORD_FIELDS order); images are JSON
+arrays of those values (orjson: a float reads back as the same float).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ingestflow.adapters.state.postgres_schema import STREAM_LOCK
+from ingestflow.domain.records import RECORD_FIELDS, FileRecord, Transition
+from ingestflow.domain.status import Status, check_transition
+
+if TYPE_CHECKING:
+    import psycopg
+
+Row = tuple[Any, ...]
+"""The 15 record columns of one `workflow_status` row, in RECORD_FIELDS order."""
+
+COLUMNS = ", ".join(RECORD_FIELDS)
+SELECT = f"SELECT {COLUMNS} FROM workflow_status"
+SELECT_WITH_ID = f"SELECT id, {COLUMNS} FROM workflow_status"
+TRANSITION_COLUMNS = (
+    "id, bucket, key, workflow, from_status, to_status, at, reason, old_image, new_image"
+)
+
+BUCKET, KEY, WORKFLOW, PREFIX, SIZE, ETAG, UPLOAD_TIME, STATUS = range(8)
+ATTEMPTS, BATCH_ID, LEASE_UNTIL, START_TIME, END_TIME, ERROR, OUTPUT = range(8, 15)
+_STATUS = {s.value: s for s in Status}
+
+Fresh = tuple[str, str, str, str, int, str, float]
+"""A new file: (bucket, key, workflow, prefix, size, etag, upload_time); it starts as TODO."""
+FRESH_TAIL: Row = ("TODO", 0, None, None, None, None, None, None)
+
+# Bulk statements take their rows as ONE JSON parameter (an array of arrays, by orjson):
+# binding thousands of values as SQL arrays cost more in the driver than the statements did.
+# `->>` gives an element's text, which casts back exactly (floats print round-trip exact).
+_INSERT = (
+    "INSERT INTO workflow_status (bucket, key, workflow, prefix, size, etag, upload_time, status)"
+    " SELECT e->>0, e->>1, e->>2, e->>3, (e->>4)::bigint, e->>5, (e->>6)::float8, 'TODO'"
+    " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS f(e, n) ORDER BY n"
+    " ON CONFLICT (bucket, key) DO NOTHING"
+    " RETURNING bucket, key, workflow, prefix, size, etag, upload_time"
+)
+# Every column a change may alter (bucket, key and prefix never change).
+_MUTABLE = (
+    ("workflow", "text"), ("size", "bigint"), ("etag", "text"), ("upload_time", "float8"),
+    ("status", "text"), ("attempts", "integer"), ("batch_id", "text"),
+    ("lease_until", "float8"), ("start_time", "float8"), ("end_time", "float8"),
+    ("error", "text"), ("output", "text"),
+)  # fmt: skip
+_MUTABLE_AT = tuple(RECORD_FIELDS.index(name) for name, _ in _MUTABLE)
+_UPDATE = (
+    "UPDATE workflow_status AS ws SET "
+    + ", ".join(f"{name} = u.{name}" for name, _ in _MUTABLE)
+    + ", available_at = coalesce(u.available_at, ws.available_at) FROM (SELECT"
+    + " (e->>0)::bigint AS id, "
+    + ", ".join(f"(e->>{n + 1})::{kind} AS {name}" for n, (name, kind) in enumerate(_MUTABLE))
+    + f", (e->>{len(_MUTABLE) + 1})::float8 AS available_at"
+    + " FROM jsonb_array_elements(%s::jsonb) AS e) AS u WHERE ws.id = u.id"
+)
+# Images are JSON arrays inside the parameter: `e->6` prints them back (jsonb keeps a
+# number's digits as written: 5 stays 5, 5.0 stays 5.0, a float reads back exactly).
+_TRANSITIONS = (
+    "INSERT INTO transitions (bucket, key, workflow, from_status, to_status, at, reason,"
+    " old_image, new_image) SELECT e->>0, e->>1, e->>2, e->>3, e->>4, %s, e->>5,"
+    " CASE WHEN jsonb_typeof(e->6) = 'null' THEN NULL ELSE (e->6)::text END, (e->7)::text"
+    " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n RETURNING id"
+)
+_COUNTS = (
+    "INSERT INTO status_counts (workflow, status, files, bytes)"
+    " SELECT e->>0, e->>1, (e->>2)::bigint, (e->>3)::bigint FROM jsonb_array_elements(%s::jsonb) e"
+    " ON CONFLICT (workflow, status) DO UPDATE SET files = status_counts.files + excluded.files,"
+    " bytes = status_counts.bytes + excluded.bytes"
+)
+
+
+def _json(rows: Sequence[Sequence[Any]]) -> str:
+    return orjson.dumps(rows).decode()
+
+
+def to_record(row: Sequence[Any]) -> FileRecord:
+    values = list(row)
+    values[STATUS] = _STATUS[values[STATUS]]
+    return FileRecord(*values)
+
+
+def _image(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    return dict(zip(RECORD_FIELDS, orjson.loads(text), strict=True))
+
+
+def to_transition(r: Sequence[Any]) -> Transition:
+    """A `transitions` row, in TRANSITION_COLUMNS order."""
+    old_status = _STATUS[r[4]] if r[4] else None
+    new = _image(r[9])
+    assert new is not None
+    return Transition(
+        int(r[0]), r[1], r[2], r[3], old_status, _STATUS[r[5]], float(r[6]), r[7], _image(r[8]),
+        new,
+    )  # fmt: skip
+
+
+class ChangeWriter:
+    """The status changes of one write transaction, written by `flush`. The caller holds the
+    transaction and the row locks of every row it updates."""
+
+    def __init__(self, cur: psycopg.Cursor[Any], now: float) -> None:
+        self._cur, self._now = cur, now
+        self._fresh: list[Fresh] = []
+        self._fresh_reason = "registered"
+        self._updates: list[tuple[int, Row, float | None]] = []
+        self._changes: list[tuple[Row, Row, str]] = []
+        self._counts: dict[tuple[str, str], list[int]] = {}
+        self._checked: set[tuple[str | None, str]] = set()
+        self.changes = 0
+        """How many status changes (transitions) were written by `flush`."""
+
+    def _count(self, workflow: str, status: str, files: int, size: int) -> None:
+        delta = self._counts.setdefault((workflow, status), [0, 0])
+        delta[0] += files
+        delta[1] += size
+
+    def _check(self, old: str | None, new: str) -> None:
+        if (old, new) not in self._checked:
+            check_transition(_STATUS[old] if old else None, _STATUS[new])
+            self._checked.add((old, new))
+
+    def insert(self, fresh: Sequence[Fresh], reason: str) -> None:
+        """New records (TODO, attempts 0); one reason per writer. A key another process
+        inserted meanwhile is left to it (not a change of this writer)."""
+        self._check(None, "TODO")
+        self._fresh.extend(fresh)
+        self._fresh_reason = reason
+
+    def update(
+        self, row_id: int, old: Row, new: Row, reason: str | None, available_at: float | None = None
+    ) -> None:
+        """Write `new` over `old` (row `row_id`); `reason` None: not a status change (no
+        transition). `available_at` also sets that ledger-only column."""
+        if reason is not None:
+            self._check(old[STATUS], new[STATUS])
+            self._changes.append((old, new, reason))
+        self._updates.append((row_id, new, available_at))
+        if old[STATUS] != new[STATUS] or old[WORKFLOW] != new[WORKFLOW] or old[SIZE] != new[SIZE]:
+            self._count(old[WORKFLOW], old[STATUS], -1, -old[SIZE])
+            self._count(new[WORKFLOW], new[STATUS], 1, new[SIZE])
+
+    def flush(self, returning: bool = True) -> list[Transition]:
+        """Write everything; the transitions written, in id order (new records first; none
+        are built when not `returning`)."""
+        cur, now = self._cur, self._now
+        inserted: list[Row] = []
+        if self._fresh:
+            cur.execute(_INSERT, (_json(self._fresh),))
+            inserted = [(*r, *FRESH_TAIL) for r in cur.fetchall()]
+            for r in inserted:
+                self._count(r[WORKFLOW], "TODO", 1, r[SIZE])
+        if self._updates:
+            at = _MUTABLE_AT
+            rows = [(row_id, *[new[i] for i in at], av) for row_id, new, av in self._updates]
+            cur.execute(_UPDATE, (_json(rows),))
+        counts = [(w, s, n, b) for (w, s), (n, b) in sorted(self._counts.items()) if n or b]
+        changes: list[tuple[Row | None, Row, str]]
+        changes = [(None, new, self._fresh_reason) for new in inserted]
+        changes += self._changes
+        if not counts and not changes:
+            return []
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (STREAM_LOCK,))
+        if counts:
+            cur.execute(_COUNTS, (_json(counts),))
+        if not changes:
+            return []
+        rows = [
+            (new[BUCKET], new[KEY], new[WORKFLOW], old[STATUS] if old else None, new[STATUS],
+             reason, old, new)
+            for old, new, reason in changes
+        ]  # fmt: skip
+        cur.execute(_TRANSITIONS, (now, _json(rows)))
+        ids = [r[0] for r in cur.fetchall()]
+        self.changes = len(ids)
+        if not returning:
+            return []
+        names, status = RECORD_FIELDS, _STATUS
+        return [
+            Transition(
+                int(tid), new[BUCKET], new[KEY], new[WORKFLOW],
+                status[old[STATUS]] if old else None, status[new[STATUS]], now, reason,
+                dict(zip(names, old, strict=True)) if old else None,
+                dict(zip(names, new, strict=True)),
+            )
+            for tid, (old, new, reason) in zip(ids, changes, strict=True)
+        ]  # fmt: skip
