@@ -48,7 +48,9 @@ def test_setup_refuses_a_ledger_written_by_a_newer_release(tmp_path: Path) -> No
 def test_a_discover_run_registers_without_processing_and_a_work_run_processes_without_listing(
     tmp_path: Path,
 ) -> None:
-    project = write_config(tmp_path / "p", [workflow("ohlcv", "ohlcv/", batch_size=2, max_wait="0s")])
+    project = write_config(
+        tmp_path / "p", [workflow("ohlcv", "ohlcv/", batch_size=2, max_wait="0s")]
+    )
     keys = list(
         drop_ohlcv_files(
             project.landing,

@@ -61,7 +61,10 @@ def test_warnings_are_written_once_per_process_as_plain_lines(
     ("name", "problem"),
     [
         ("INGESTFLOW_LANDING__COLOUR", "unknown key 'colour' (known: bucket, follow_symlinks"),
-        ("INGESTFLOW_ENGINE__GPU", "unknown key 'gpu' (known: conf, master, memory_limit, name, threads)"),
+        (
+            "INGESTFLOW_ENGINE__GPU",
+            "unknown key 'gpu' (known: conf, master, memory_limit, name, threads)",
+        ),
         ("INGESTFLOW_LANDING", "expected INGESTFLOW_LANDING__<KEY>"),
         ("INGESTFLOW_LEDGER__URL__X", "expected INGESTFLOW_LEDGER__<KEY>"),
         ("INGESTFLOW_WORKFLOWS__OHLCV__BATCHSIZE", "unknown key 'batchsize' (known: batch_size"),
