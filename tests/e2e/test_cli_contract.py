@@ -250,7 +250,7 @@ batch_size = 10
         (BASE + 'max_wait = "soon"\n', {}, "max_wait"),
         (BASE + 'transform = "nope"\n', {}, "transform"),
         ("verbose = true\n" + BASE, {}, "verbose"),
-        (BASE + '[ledger]\nurl = "postgres://db/x"\n', {}, "ledger.url"),
+        (BASE + '[ledger]\nurl = "mysql://db/x"\n', {}, "ledger.url"),
         (BASE, {"INGESTFLOW_WORKFLOWS__OHLCV__BATCH_SIZE": "-5"}, "batch_size"),
         (BASE, {"INGESTFLOW_WORKFLOWS__OHLCV__MAX_WAIT": "later"}, "max_wait"),
     ],
