@@ -32,6 +32,7 @@ from ingestflow.domain.workflow import Workflow
 
 _CHUNK = 5000  # keys looked up per query by register
 _EXISTING = f"{SELECT_WITH_ID} WHERE bucket = %s AND key = ANY(%s)"
+_ETAGS = "SELECT key, etag FROM workflow_status WHERE bucket = %s AND key = ANY(%s)"
 _WORKFLOW = (
     "INSERT INTO workflow_metadata VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (name) DO UPDATE SET prefix = excluded.prefix, transform = excluded.transform,"
@@ -103,18 +104,18 @@ class PostgresStatusStore(PostgresAlerts, PostgresMetrics, PostgresBatches):
                 chunk = ordered[start : start + _CHUNK]
                 # A plain read first: a listing registers every known file again, and
                 # locking them all would write every row.
-                cur.execute(_EXISTING, (bucket, chunk))
-                existing = {r[2]: r for r in cur.fetchall()}
+                cur.execute(_ETAGS, (bucket, chunk))
+                existing: dict[str, str] = dict(cur.fetchall())
                 fresh: list[Fresh] = []
                 changing = []
                 for key in chunk:
                     obj, workflow = wanted[key]
-                    found = existing.get(key)
-                    if found is None:
+                    etag = existing.get(key)
+                    if etag is None:
                         fresh.append(
                             (bucket, key, workflow, parent(key), obj.size, obj.etag, obj.mtime)
                         )
-                    elif found[1 + ETAG] != obj.etag:
+                    elif etag != obj.etag:
                         changing.append(key)
                 if changing:
                     cur.execute(f"{_EXISTING} ORDER BY key FOR UPDATE", (bucket, changing))

@@ -23,10 +23,8 @@ from ingestflow.adapters.state.postgres_rows import (
     KEY,
     OUTPUT,
     SELECT_WITH_ID,
-    SIZE,
     START_TIME,
     STATUS,
-    UPLOAD_TIME,
     WORKFLOW,
     ChangeWriter,
     Row,
@@ -36,8 +34,10 @@ from ingestflow.domain.batching import Backlog, readiness, retry_delay, take_wit
 from ingestflow.domain.records import Batch, FileOutcome, Finished, Transition
 from ingestflow.domain.workflow import Workflow
 
+# Candidates are (id, size, upload_time): all readiness and the caps need.
+_CANDIDATES = "SELECT id, size, upload_time FROM workflow_status"
 _TODO = (
-    f"{SELECT_WITH_ID} WHERE status = 'TODO' AND workflow = %s AND available_at <= %s"
+    f"{_CANDIDATES} WHERE status = 'TODO' AND workflow = %s AND available_at <= %s"
     " ORDER BY upload_time, id LIMIT %s"
 )
 # The marked folder holding the oldest eligible TODO file of a workflow: one index probe per
@@ -51,25 +51,30 @@ SELECT m.bucket, m.prefix FROM markers AS m CROSS JOIN LATERAL (
 ) AS oldest WHERE m.workflow = %s ORDER BY oldest.upload_time LIMIT 1
 """
 _FOLDER_TODO = (
-    f"{SELECT_WITH_ID} WHERE status = 'TODO' AND workflow = %s AND bucket = %s AND prefix = %s"
+    f"{_CANDIDATES} WHERE status = 'TODO' AND workflow = %s AND bucket = %s AND prefix = %s"
     " AND available_at <= %s ORDER BY upload_time, id LIMIT %s"
 )
 _RUNNING = f"{SELECT_WITH_ID} WHERE batch_id = %s AND status = 'PROCESSING'"
 _SKIP = " FOR UPDATE SKIP LOCKED"
+# The candidates must come off the TODO indexes in order (they stop at LIMIT). Right after a
+# big registration the statistics still count a few TODO rows, and the planner would rather
+# read every TODO row of the workflow with a bitmap scan and sort them (40 ms at 100k).
+_IN_ORDER = "SET LOCAL enable_bitmapscan = off"
 _R = 1  # offset of the record in a row selected with its id
 
 
-def _backlog(rows: Sequence[Row]) -> Backlog:
-    oldest = rows[0][_R + UPLOAD_TIME] if rows else None
-    return Backlog(len(rows), sum(r[_R + SIZE] for r in rows), oldest)
+def _backlog(candidates: Sequence[Row]) -> Backlog:
+    oldest = candidates[0][2] if candidates else None
+    return Backlog(len(candidates), sum(r[1] for r in candidates), oldest)
 
 
 class PostgresBatches(PostgresReads):
     @staticmethod
     def _ready_rows(cur: Any, workflow: Workflow, now: float, lock: bool) -> list[Row] | None:
-        """The oldest-first candidates of a ready batch (rows with their id), or None;
+        """The oldest-first candidates (id, size, upload_time) of a ready batch, or None;
         locked (skipping rows other transactions hold) when `lock`."""
         name, suffix = workflow.name, _SKIP if lock else ""
+        cur.execute(_IN_ORDER)
         if workflow.ready_marker is not None:
             cur.execute(_MARKED_FOLDER, (now, name))
             folder = cur.fetchone()
@@ -97,22 +102,12 @@ class PostgresBatches(PostgresReads):
             if not rows:
                 return None
             chosen = take_within_limits(
-                ((r, r[_R + SIZE]) for r in rows),
-                workflow.max_batch_files,
-                workflow.max_batch_bytes,
+                ((r[0], r[1]) for r in rows), workflow.max_batch_files, workflow.max_batch_bytes
             )
             batch_id = uuid.uuid4().hex
             lease_until = now + workflow.lease
             writer = ChangeWriter(cur, now)
-            files = []
-            for row in chosen:
-                old = row[_R:]
-                new = (
-                    *old[:STATUS], "PROCESSING", old[ATTEMPTS] + 1, batch_id, lease_until, now,
-                    None, None, old[OUTPUT],
-                )  # fmt: skip
-                writer.update(row[0], old, new, "claimed")
-                files.append(new)
+            files = writer.claim(chosen, batch_id, lease_until)
             writer.flush(returning=False)
             cur.execute(
                 "INSERT INTO batches VALUES (%s, %s, %s, %s, %s, 'RUNNING')",

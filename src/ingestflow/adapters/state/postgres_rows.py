@@ -11,7 +11,9 @@ row locks: claims still run side by side up to that point. Counters are written 
 same lock, so their rows are never a deadlock.
 
 Rows are plain tuples (`Row`: the 15 record columns in RECORD_FIELDS order); images are JSON
-arrays of those values (orjson: a float reads back as the same float).
+arrays of those values. Images of new and claimed records are built by the server
+(`image_sql`: they never travel through Python on the way in); the server prints a whole float
+without its `.0`, so `_image` reads the float columns back as floats.
 """
 
 from __future__ import annotations
@@ -53,8 +55,7 @@ _INSERT = (
     "INSERT INTO workflow_status (bucket, key, workflow, prefix, size, etag, upload_time, status)"
     " SELECT e->>0, e->>1, e->>2, e->>3, (e->>4)::bigint, e->>5, (e->>6)::float8, 'TODO'"
     " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS f(e, n) ORDER BY n"
-    " ON CONFLICT (bucket, key) DO NOTHING"
-    " RETURNING bucket, key, workflow, prefix, size, etag, upload_time"
+    " ON CONFLICT (bucket, key) DO NOTHING RETURNING id, workflow, size"
 )
 # Every column a change may alter (bucket, key and prefix never change).
 _MUTABLE = (
@@ -81,6 +82,41 @@ _TRANSITIONS = (
     " CASE WHEN jsonb_typeof(e->6) = 'null' THEN NULL ELSE (e->6)::text END, (e->7)::text"
     " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n RETURNING id"
 )
+_FLOATS = (UPLOAD_TIME, LEASE_UNTIL, START_TIME, END_TIME)
+
+
+def image_sql(alias: str) -> str:
+    """SQL for the image (JSON array text) of the `workflow_status` row `alias`."""
+    return "json_build_array(" + ", ".join(f"{alias}.{n}" for n in RECORD_FIELDS) + ")::text"
+
+
+_RETURN_TRANSITIONS = f" RETURNING {TRANSITION_COLUMNS}"
+# Transitions of new records, images built from the rows just inserted (ids ascend in
+# insertion order).
+_FRESH_TRANSITIONS = (
+    "INSERT INTO transitions (bucket, key, workflow, from_status, to_status, at, reason,"
+    f" old_image, new_image) SELECT bucket, key, workflow, NULL, 'TODO', %s, %s, NULL,"
+    f" {image_sql('ws')} FROM workflow_status AS ws WHERE id = ANY(%s::bigint[]) ORDER BY id"
+)
+# A claim in one statement: the locked TODO rows `ids` become PROCESSING (the FROM list reads
+# each row as it was, for the old image: the statement's snapshot), then STREAM_LOCK is taken
+# (`lock` needs every row of `u`: all rows are updated first), then the transitions are
+# numbered (each needs the row of `lock`), in `ids` order. The claimed rows, in that order.
+_CLAIM = (
+    "WITH u AS (UPDATE workflow_status AS ws SET status = 'PROCESSING',"
+    " attempts = ws.attempts + 1, batch_id = %(batch)s, lease_until = %(lease)s,"
+    " start_time = %(now)s, end_time = NULL, error = NULL"
+    f" FROM (SELECT c.n, o.id, {image_sql('o')} AS image"
+    " FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS c(id, n)"
+    " JOIN workflow_status AS o ON o.id = c.id) AS old WHERE ws.id = old.id"
+    f" RETURNING old.n, old.image AS old_image, {image_sql('ws')} AS new_image, "
+    + ", ".join(f"ws.{name}" for name in RECORD_FIELDS)
+    + "), lock AS (SELECT pg_advisory_xact_lock(%(lock)s) FROM (SELECT count(*) FROM u) AS n),"
+    " t AS (INSERT INTO transitions (bucket, key, workflow, from_status, to_status, at, reason,"
+    " old_image, new_image) SELECT u.bucket, u.key, u.workflow, 'TODO', 'PROCESSING', %(now)s,"
+    " 'claimed', u.old_image, u.new_image FROM u CROSS JOIN lock ORDER BY u.n)"
+    f" SELECT {COLUMNS} FROM u ORDER BY n"
+)
 _COUNTS = (
     "INSERT INTO status_counts (workflow, status, files, bytes)"
     " SELECT e->>0, e->>1, (e->>2)::bigint, (e->>3)::bigint FROM jsonb_array_elements(%s::jsonb) e"
@@ -102,7 +138,11 @@ def to_record(row: Sequence[Any]) -> FileRecord:
 def _image(text: str | None) -> dict[str, Any] | None:
     if text is None:
         return None
-    return dict(zip(RECORD_FIELDS, orjson.loads(text), strict=True))
+    values = orjson.loads(text)
+    for at in _FLOATS:
+        if values[at] is not None:
+            values[at] = float(values[at])
+    return dict(zip(RECORD_FIELDS, values, strict=True))
 
 
 def to_transition(r: Sequence[Any]) -> Transition:
@@ -161,47 +201,72 @@ class ChangeWriter:
             self._count(old[WORKFLOW], old[STATUS], -1, -old[SIZE])
             self._count(new[WORKFLOW], new[STATUS], 1, new[SIZE])
 
+    def claim(self, ids: Sequence[int], batch_id: str, lease_until: float) -> list[Row]:
+        """Claim the TODO rows `ids` (locked by the caller) for `batch_id`: PROCESSING, one
+        more attempt, leased until `lease_until`, started now; their transitions are written
+        at once (under STREAM_LOCK, taken once every row is updated), the counters by
+        `flush`. The claimed rows, in `ids` order."""
+        self._check("TODO", "PROCESSING")
+        params = {
+            "batch": batch_id, "lease": lease_until, "now": self._now, "ids": list(ids),
+            "lock": STREAM_LOCK,
+        }  # fmt: skip
+        self._cur.execute(_CLAIM, params)
+        claimed = self._cur.fetchall()
+        for new in claimed:
+            self._count(new[WORKFLOW], "TODO", -1, -new[SIZE])
+            self._count(new[WORKFLOW], "PROCESSING", 1, new[SIZE])
+        self.changes += len(claimed)
+        return claimed
+
     def flush(self, returning: bool = True) -> list[Transition]:
         """Write everything; the transitions written, in id order (new records first; none
         are built when not `returning`)."""
         cur, now = self._cur, self._now
-        inserted: list[Row] = []
+        inserted: list[int] = []
         if self._fresh:
             cur.execute(_INSERT, (_json(self._fresh),))
-            inserted = [(*r, *FRESH_TAIL) for r in cur.fetchall()]
-            for r in inserted:
-                self._count(r[WORKFLOW], "TODO", 1, r[SIZE])
+            for row_id, workflow, size in cur.fetchall():
+                inserted.append(row_id)
+                self._count(workflow, "TODO", 1, size)
         if self._updates:
             at = _MUTABLE_AT
             rows = [(row_id, *[new[i] for i in at], av) for row_id, new, av in self._updates]
             cur.execute(_UPDATE, (_json(rows),))
         counts = [(w, s, n, b) for (w, s), (n, b) in sorted(self._counts.items()) if n or b]
-        changes: list[tuple[Row | None, Row, str]]
-        changes = [(None, new, self._fresh_reason) for new in inserted]
-        changes += self._changes
-        if not counts and not changes:
+        if not counts and not inserted and not self._changes:
             return []
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (STREAM_LOCK,))
         if counts:
             cur.execute(_COUNTS, (_json(counts),))
-        if not changes:
-            return []
+        out: list[Transition] = []
+        tail = _RETURN_TRANSITIONS if returning else ""
+        if inserted:
+            cur.execute(_FRESH_TRANSITIONS + tail, (now, self._fresh_reason, inserted))
+            self.changes += cur.rowcount
+            if returning:
+                out += map(to_transition, cur.fetchall())
+        if self._changes:
+            out += self._write_changes(returning)
+        return out
+
+    def _write_changes(self, returning: bool) -> list[Transition]:
+        """The transitions of `update`s, images from Python."""
+        cur, now, changes = self._cur, self._now, self._changes
         rows = [
-            (new[BUCKET], new[KEY], new[WORKFLOW], old[STATUS] if old else None, new[STATUS],
-             reason, old, new)
+            (new[BUCKET], new[KEY], new[WORKFLOW], old[STATUS], new[STATUS], reason, old, new)
             for old, new, reason in changes
-        ]  # fmt: skip
+        ]
         cur.execute(_TRANSITIONS, (now, _json(rows)))
         ids = [r[0] for r in cur.fetchall()]
-        self.changes = len(ids)
+        self.changes += len(ids)
         if not returning:
             return []
         names, status = RECORD_FIELDS, _STATUS
         return [
             Transition(
-                int(tid), new[BUCKET], new[KEY], new[WORKFLOW],
-                status[old[STATUS]] if old else None, status[new[STATUS]], now, reason,
-                dict(zip(names, old, strict=True)) if old else None,
+                int(tid), new[BUCKET], new[KEY], new[WORKFLOW], status[old[STATUS]],
+                status[new[STATUS]], now, reason, dict(zip(names, old, strict=True)),
                 dict(zip(names, new, strict=True)),
             )
             for tid, (old, new, reason) in zip(ids, changes, strict=True)
