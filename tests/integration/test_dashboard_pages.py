@@ -728,6 +728,18 @@ def test_the_alerts_page_lists_the_alerts_and_the_last_evaluation(site: Site) ->
     assert "\u202e" not in page and "<script>alert" not in page
 
 
+def test_the_overview_lists_the_alerts_that_are_firing(site: Site) -> None:
+    assert "No alert is firing." in site.ok("/")
+    build_alerting(site.settings, site.store, environ={}).run_pass()
+    firing = [a for a in site.store.alerts(time.time() - RECENT) if a.state == "firing"]
+    assert firing
+    page = site.ok("/")
+    assert "No alert is firing." not in page
+    for alert in firing:
+        assert f"<b>{escape(alert.rule)}</b> · {escape(alert.workflow)}" in page
+    assert f'<span class="label">open alerts</span><span class="value">{len(firing)}</span>' in page
+
+
 # -- signing in --------------------------------------------------------------------------------
 
 

@@ -10,49 +10,28 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-import orjson
-
+from ingestflow.adapters.state.ledger_rows import (
+    ALERT_SELECT,
+    DELIVERY_SELECT,
+    alert_record,
+    delivery_record,
+    items_json,
+)
 from ingestflow.adapters.state.postgres_db import PostgresDb
 from ingestflow.adapters.state.postgres_schema import ALERTS_LOCK
 from ingestflow.domain.alerts import (
     CLOSED,
     OPENED,
     REMINDER,
-    AlertItem,
     AlertRecord,
     DeliveryRecord,
     Problem,
 )
 
-_ALERT = (
-    "SELECT id, rule, workflow, grp, state, since, summary, items, count, reminders,"
-    " resolved_at FROM alerts"
-)
 _SET_INFO = (
     "INSERT INTO ledger_info VALUES (%s, %s)"
     " ON CONFLICT (name) DO UPDATE SET value = excluded.value"
 )
-_DELIVERY = (
-    "SELECT id, alert_id, notifier, event, status, attempts, created_at, next_attempt, sent_at,"
-    " last_error FROM alert_deliveries"
-)
-
-
-def _items(problem: Problem) -> str:
-    fields = ("workflow", "prefix", "bucket", "key", "status", "since", "reason")
-    return orjson.dumps([[getattr(i, f) for f in fields] for i in problem.items]).decode()
-
-
-def _alert(row: Sequence[Any], deliveries: Sequence[DeliveryRecord] = ()) -> AlertRecord:
-    items = tuple(AlertItem(*i) for i in orjson.loads(row[7]))
-    return AlertRecord(
-        int(row[0]), row[1], row[2], row[3], row[4], float(row[5]), row[6], items, int(row[8]),
-        int(row[9]), row[10], tuple(deliveries),
-    )  # fmt: skip
-
-
-def _delivery(row: Sequence[Any]) -> DeliveryRecord:
-    return DeliveryRecord(*row)
 
 
 class PostgresAlerts(PostgresDb):
@@ -84,7 +63,7 @@ class PostgresAlerts(PostgresDb):
                         "INSERT INTO alerts (rule, workflow, grp, state, since, summary, items,"
                         " count, next_remind, updated_at) VALUES (%s, %s, %s, 'firing', %s, %s,"
                         " %s, %s, %s, %s) RETURNING id",
-                        (*key, now, problem.summary, _items(problem), problem.count,
+                        (*key, now, problem.summary, items_json(problem), problem.count,
                          now + renotify, now),
                     )  # fmt: skip
                     (alert_id,) = db.fetchone() or (None,)
@@ -94,7 +73,7 @@ class PostgresAlerts(PostgresDb):
                 db.execute(
                     "UPDATE alerts SET summary = %s, items = %s, count = %s, updated_at = %s"
                     " WHERE id = %s",
-                    (problem.summary, _items(problem), problem.count, now, alert_id),
+                    (problem.summary, items_json(problem), problem.count, now, alert_id),
                 )
                 if reminders < max_renotify and next_remind is not None and now >= next_remind:
                     db.execute(
@@ -141,7 +120,7 @@ class PostgresAlerts(PostgresDb):
     ) -> list[tuple[DeliveryRecord, AlertRecord]]:
         with self._tx() as db:
             rows = db.execute(
-                f"{_DELIVERY} WHERE notifier = %s AND ((status IN ('pending', 'failed')"
+                f"{DELIVERY_SELECT} WHERE notifier = %s AND ((status IN ('pending', 'failed')"
                 " AND next_attempt <= %s) OR (status = 'sending' AND lease_until < %s))"
                 " ORDER BY id FOR UPDATE SKIP LOCKED",
                 (notifier, now, now),
@@ -154,13 +133,16 @@ class PostgresAlerts(PostgresDb):
                 (now + lease, [r[0] for r in rows]),
             )
             alerts = {
-                r[0]: _alert(r)
+                r[0]: alert_record(r)
                 for r in db.execute(
-                    f"{_ALERT} WHERE id = ANY(%s)", (sorted({r[1] for r in rows}),)
+                    f"{ALERT_SELECT} WHERE id = ANY(%s)", (sorted({r[1] for r in rows}),)
                 ).fetchall()
             }
         return [
-            (replace(_delivery(row), status="sending", attempts=row[5] + 1), alerts[int(row[1])])
+            (
+                replace(delivery_record(row), status="sending", attempts=row[5] + 1),
+                alerts[int(row[1])],
+            )
             for row in rows
         ]
 
@@ -182,15 +164,16 @@ class PostgresAlerts(PostgresDb):
 
     def alerts(self, since: float) -> list[AlertRecord]:
         rows = self._read(
-            f"{_ALERT} WHERE state = 'firing' OR resolved_at >= %s ORDER BY since, id", (since,)
+            f"{ALERT_SELECT} WHERE state = 'firing' OR resolved_at >= %s ORDER BY since, id",
+            (since,),
         )
         if not rows:
             return []
         ids = [r[0] for r in rows]
         deliveries: dict[int, list[DeliveryRecord]] = {}
-        for d in self._read(f"{_DELIVERY} WHERE alert_id = ANY(%s) ORDER BY id", (ids,)):
-            deliveries.setdefault(int(d[1]), []).append(_delivery(d))
-        return [_alert(r, deliveries.get(int(r[0]), ())) for r in rows]
+        for d in self._read(f"{DELIVERY_SELECT} WHERE alert_id = ANY(%s) ORDER BY id", (ids,)):
+            deliveries.setdefault(int(d[1]), []).append(delivery_record(d))
+        return [alert_record(r, deliveries.get(int(r[0]), ())) for r in rows]
 
     def arrivals(self, workflow: str, start: float, end: float) -> int:
         # One index range per status: TODO is indexed per workflow, DONE and FAILED by upload

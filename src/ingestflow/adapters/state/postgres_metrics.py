@@ -4,36 +4,19 @@ metrics sink's checkpoint (one lease holder at a time) with its running totals."
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
+from ingestflow.adapters.state.ledger_rows import SINK_COLUMNS, TRANSITION_COLUMNS, sink_state
 from ingestflow.adapters.state.postgres_db import PostgresDb
 from ingestflow.adapters.state.postgres_rows import to_transition
 from ingestflow.domain.metrics import SinkState
 from ingestflow.domain.records import Transition
 
-_SINK_COLUMNS = (
-    "sink, position, in_flight, owner, lease_until, last_error, last_success, dropped, updated_at"
-)
 # The index's entries are in (at, rowid) order: a page is one index range, no sort.
 _ENDED = (
-    "SELECT id, bucket, key, workflow, from_status, to_status, at, reason, old_image, new_image"
+    f"SELECT {TRANSITION_COLUMNS}"
     " FROM transitions WHERE to_status IN ('DONE', 'FAILED') AND at >= %s AND at < %s"
     " AND (at, id) > (%s, %s) ORDER BY at, id LIMIT %s"
 )
-
-
-def _state(row: tuple[Any, ...]) -> SinkState:
-    return SinkState(
-        str(row[0]),
-        int(row[1]),
-        None if row[2] is None else int(row[2]),
-        row[3],
-        row[4],
-        row[5],
-        row[6],
-        int(row[7]),
-        float(row[8]),
-    )
 
 
 class PostgresMetrics(PostgresDb):
@@ -54,8 +37,8 @@ class PostgresMetrics(PostgresDb):
         return [to_transition(r) for r in rows]
 
     def sink_states(self) -> list[SinkState]:
-        rows = self._read(f"SELECT {_SINK_COLUMNS} FROM metric_sinks ORDER BY sink")
-        return [_state(r) for r in rows]
+        rows = self._read(f"SELECT {SINK_COLUMNS} FROM metric_sinks ORDER BY sink")
+        return [sink_state(r) for r in rows]
 
     def lease_sink(
         self, sink: str, owner: str, now: float, lease: float, take_over: str | None = None
@@ -69,10 +52,10 @@ class PostgresMetrics(PostgresDb):
             taken = db.execute(
                 "UPDATE metric_sinks SET owner = %s, lease_until = %s, updated_at = %s"
                 " WHERE sink = %s AND (owner IS NULL OR owner IN (%s, %s) OR lease_until < %s)"
-                f" RETURNING {_SINK_COLUMNS}",
+                f" RETURNING {SINK_COLUMNS}",
                 (owner, now + lease, now, sink, owner, take_over or owner, now),
             ).fetchone()
-        return None if taken is None else _state(taken)
+        return None if taken is None else sink_state(taken)
 
     def mark_in_flight(self, sink: str, owner: str, upto: int) -> bool:
         with self._tx() as db:

@@ -8,46 +8,25 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 import orjson
 
+from ingestflow.adapters.state.ledger_rows import (
+    ALERT_SELECT,
+    DELIVERY_SELECT,
+    alert_record,
+    delivery_record,
+    items_json,
+)
 from ingestflow.adapters.state.sqlite_db import SqliteDb
 from ingestflow.domain.alerts import (
     CLOSED,
     OPENED,
     REMINDER,
-    AlertItem,
     AlertRecord,
     DeliveryRecord,
     Problem,
 )
-
-_ALERT = (
-    "SELECT id, rule, workflow, grp, state, since, summary, items, count, reminders,"
-    " resolved_at FROM alerts"
-)
-_DELIVERY = (
-    "SELECT id, alert_id, notifier, event, status, attempts, created_at, next_attempt, sent_at,"
-    " last_error FROM alert_deliveries"
-)
-
-
-def _items(problem: Problem) -> str:
-    fields = ("workflow", "prefix", "bucket", "key", "status", "since", "reason")
-    return orjson.dumps([[getattr(i, f) for f in fields] for i in problem.items]).decode()
-
-
-def _alert(row: Sequence[Any], deliveries: Sequence[DeliveryRecord] = ()) -> AlertRecord:
-    items = tuple(AlertItem(*i) for i in orjson.loads(row[7]))
-    return AlertRecord(
-        int(row[0]), row[1], row[2], row[3], row[4], float(row[5]), row[6], items, int(row[8]),
-        int(row[9]), row[10], tuple(deliveries),
-    )  # fmt: skip
-
-
-def _delivery(row: Sequence[Any]) -> DeliveryRecord:
-    return DeliveryRecord(*row)
 
 
 class SqliteAlerts(SqliteDb):
@@ -78,7 +57,7 @@ class SqliteAlerts(SqliteDb):
                         "INSERT INTO alerts (rule, workflow, grp, state, since, summary, items,"
                         " count, next_remind, updated_at) VALUES (?, ?, ?, 'firing', ?, ?, ?, ?,"
                         " ?, ?) RETURNING id",
-                        (*key, now, problem.summary, _items(problem), problem.count,
+                        (*key, now, problem.summary, items_json(problem), problem.count,
                          now + renotify, now),
                     ).fetchone()[0]  # fmt: skip
                     created += self._enqueue(db, alert_id, notifiers, OPENED, 0, now)
@@ -87,7 +66,7 @@ class SqliteAlerts(SqliteDb):
                 db.execute(
                     "UPDATE alerts SET summary = ?, items = ?, count = ?, updated_at = ?"
                     " WHERE id = ?",
-                    (problem.summary, _items(problem), problem.count, now, alert_id),
+                    (problem.summary, items_json(problem), problem.count, now, alert_id),
                 )
                 if reminders < max_renotify and next_remind is not None and now >= next_remind:
                     db.execute(
@@ -133,7 +112,7 @@ class SqliteAlerts(SqliteDb):
     ) -> list[tuple[DeliveryRecord, AlertRecord]]:
         with self._tx() as db:
             rows = db.execute(
-                f"{_DELIVERY} WHERE notifier = ? AND ((status IN ('pending', 'failed')"
+                f"{DELIVERY_SELECT} WHERE notifier = ? AND ((status IN ('pending', 'failed')"
                 " AND next_attempt <= ?) OR (status = 'sending' AND lease_until < ?))"
                 " ORDER BY id",
                 (notifier, now, now),
@@ -147,14 +126,17 @@ class SqliteAlerts(SqliteDb):
                 (now + lease, ids),
             )
             alerts = {
-                r[0]: _alert(r)
+                r[0]: alert_record(r)
                 for r in db.execute(
-                    f"{_ALERT} WHERE id IN (SELECT value FROM json_each(?))",
+                    f"{ALERT_SELECT} WHERE id IN (SELECT value FROM json_each(?))",
                     (orjson.dumps(sorted({r[1] for r in rows})).decode(),),
                 )
             }
         return [
-            (replace(_delivery(row), status="sending", attempts=row[5] + 1), alerts[int(row[1])])
+            (
+                replace(delivery_record(row), status="sending", attempts=row[5] + 1),
+                alerts[int(row[1])],
+            )
             for row in rows
         ]
 
@@ -178,17 +160,19 @@ class SqliteAlerts(SqliteDb):
         if not self._has_table("alerts"):
             return []
         rows = self._read(
-            f"{_ALERT} WHERE state = 'firing' OR resolved_at >= ? ORDER BY since, id", (since,)
+            f"{ALERT_SELECT} WHERE state = 'firing' OR resolved_at >= ? ORDER BY since, id",
+            (since,),
         )
         if not rows:
             return []
         ids = orjson.dumps([r[0] for r in rows]).decode()
         deliveries: dict[int, list[DeliveryRecord]] = {}
         for d in self._read(
-            f"{_DELIVERY} WHERE alert_id IN (SELECT value FROM json_each(?)) ORDER BY id", (ids,)
+            f"{DELIVERY_SELECT} WHERE alert_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+            (ids,),
         ):
-            deliveries.setdefault(int(d[1]), []).append(_delivery(d))
-        return [_alert(r, deliveries.get(int(r[0]), ())) for r in rows]
+            deliveries.setdefault(int(d[1]), []).append(delivery_record(d))
+        return [alert_record(r, deliveries.get(int(r[0]), ())) for r in rows]
 
     def arrivals(self, workflow: str, start: float, end: float) -> int:
         # One index range per status: TODO is indexed per workflow, DONE and FAILED by upload

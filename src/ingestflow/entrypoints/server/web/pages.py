@@ -22,7 +22,8 @@ from starlette.staticfiles import StaticFiles
 from ingestflow.bootstrap_metrics import metrics_context
 from ingestflow.config.settings import Settings
 from ingestflow.domain.activity import ActivitySnapshot
-from ingestflow.domain.batching import readiness
+from ingestflow.domain.alerts import FIRING
+from ingestflow.domain.batching import Backlog
 from ingestflow.domain.explain import explain_file
 from ingestflow.domain.status import Status
 from ingestflow.domain.workflow import Workflow
@@ -89,18 +90,15 @@ def _charts(snapshot: ActivitySnapshot) -> dict[str, Any]:
     }
 
 
-def _readiness(workflow: Workflow, store: StatusStore, now: float) -> tuple[Any, str]:
+def _readiness(workflow: Workflow, store: StatusStore, now: float) -> tuple[Backlog, str]:
+    """The workflow's backlog and why it waits, as `run --once` explains it (services.waiting);
+    a folder whose completeness marker is present is ready now."""
     backlog = store.backlog(workflow.name, now)
     if backlog.count == 0:
         return backlog, "nothing waits"
-    marked = (
-        workflow.ready_marker is not None and store.marked_backlog(workflow.name, now).count > 0
-    )
-    ready = readiness(workflow, backlog, now, marked)
-    line = explain(workflow, backlog, now)
-    if ready is not None and "backoff" not in (line or ""):
-        return backlog, f"ready ({ready}): the next scheduler pass claims a batch"
-    return backlog, line or ""
+    if workflow.ready_marker is not None and store.marked_backlog(workflow.name, now).count:
+        return backlog, "ready (marker): the next scheduler pass claims a batch"
+    return backlog, explain(workflow, backlog, now) or ""
 
 
 class Pages:
@@ -128,7 +126,8 @@ class Pages:
         now = time.time()
         summary = queries.status_summary(self.store)
         snapshot = self.feed.snapshot()
-        backlog = []
+        backlog: list[dict[str, Any]] = []
+        ages: list[float] = []
         for w in self.settings.workflows:
             b, line = _readiness(w, self.store, now)
             oldest = b.oldest_age(now) if b.count else None
@@ -136,9 +135,10 @@ class Pages:
                 {"name": w.name, "count": b.count, "bytes": b.total_bytes, "oldest": oldest}
                 | {"readiness": line}
             )
-        ages = [row["oldest"] for row in backlog if row["oldest"] is not None]
+            if oldest is not None:
+                ages.append(oldest)
         expired = [b for b in self.store.active_batches() if b[2] < now]
-        alerts = [a for a in self.store.alerts(now - RECENT) if a.state == "FIRING"]
+        alerts = [a for a in self.store.alerts(now - RECENT) if a.state == FIRING]
         stale = [w.stale_after for w in self.settings.workflows]
         return page(
             "overview.html",
@@ -263,6 +263,7 @@ class Pages:
             self._context(
                 "/alerts",
                 alerts=self.store.alerts(now - RECENT),
+                firing=FIRING,
                 deadlines=deadlines,
                 last_evaluation=float(last) if last else None,
             ),
