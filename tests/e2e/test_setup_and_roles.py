@@ -95,6 +95,7 @@ def test_one_discover_process_and_two_work_processes_ingest_every_file_once(
         [workflow("ohlcv", "ohlcv/", batch_size=3, max_wait="1s")],
         schedule_interval="200ms",
     )
+    project.cli("setup")  # as the README says: the ledger first, then the processes
     with (
         project.running("--role", "discover"),
         project.running("--role", "work"),

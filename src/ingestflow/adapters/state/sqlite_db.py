@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,21 @@ from ingestflow.adapters.state.sqlite_schema import (
     SCHEMA_VERSION,
 )
 from ingestflow.domain.errors import LedgerError
+
+
+def _wal_mode(db: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switch to WAL. Processes opening a new ledger at the same moment race for the switch,
+    and SQLite answers the losers "database is locked" at once, without its busy handler:
+    they retry until `busy_timeout`."""
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 class _Checkpointer(threading.Thread):
@@ -95,7 +111,7 @@ class SqliteDb:
             db = sqlite3.connect(
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
-            db.execute("PRAGMA journal_mode=WAL")
+            _wal_mode(db, busy_timeout)
             db.execute("PRAGMA synchronous=NORMAL")
             # Checkpoints run in a background thread, off the claim/finish path; this high
             # automatic threshold only bounds the WAL if that thread falls behind.
