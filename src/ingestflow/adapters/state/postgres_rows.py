@@ -91,12 +91,21 @@ def image_sql(alias: str) -> str:
 
 
 _RETURN_TRANSITIONS = f" RETURNING {TRANSITION_COLUMNS}"
-# Transitions of new records, images built from the rows just inserted (ids ascend in
-# insertion order).
-_FRESH_TRANSITIONS = (
-    "INSERT INTO transitions (bucket, key, workflow, from_status, to_status, at, reason,"
-    f" old_image, new_image) SELECT bucket, key, workflow, NULL, 'TODO', %s, %s, NULL,"
-    f" {image_sql('ws')} FROM workflow_status AS ws WHERE id = ANY(%s::bigint[]) ORDER BY id"
+# New records and their transitions in one statement: the rows are inserted (a key another
+# transaction inserted meanwhile is skipped), then STREAM_LOCK is taken (`lock` needs every
+# row of `ins`), then the transitions are numbered in insertion order, their images built from
+# the inserted rows. What was inserted, per workflow: (workflow, files, bytes).
+_REGISTER = (
+    "WITH ins AS ("
+    + _INSERT.replace(
+        "RETURNING id, workflow, size",
+        f"RETURNING id, bucket, key, workflow, size, {image_sql('workflow_status')} AS image",
+    )
+    + "), lock AS (SELECT pg_advisory_xact_lock(%s) FROM (SELECT count(*) FROM ins) AS n),"
+    " t AS (INSERT INTO transitions (bucket, key, workflow, from_status, to_status, at, reason,"
+    " old_image, new_image) SELECT ins.bucket, ins.key, ins.workflow, NULL, 'TODO', %s, %s, NULL,"
+    " ins.image FROM ins CROSS JOIN lock ORDER BY ins.id)"
+    " SELECT workflow, count(*), sum(size) FROM ins GROUP BY workflow"
 )
 # A claim in one statement: the locked TODO rows `ids` become PROCESSING (the FROM list reads
 # each row as it was, for the old image: the statement's snapshot), then STREAM_LOCK is taken
@@ -220,32 +229,27 @@ class ChangeWriter:
         return claimed
 
     def flush(self, returning: bool = True) -> list[Transition]:
-        """Write everything; the transitions written, in id order (new records first; none
-        are built when not `returning`)."""
+        """Write everything; the transitions written, in id order (none are built when not
+        `returning`; new records are written only without `returning`, their transitions
+        first)."""
         cur, now = self._cur, self._now
-        inserted: list[int] = []
         if self._fresh:
-            cur.execute(_INSERT, (_json(self._fresh),))
-            for row_id, workflow, size in cur.fetchall():
-                inserted.append(row_id)
-                self._count(workflow, "TODO", 1, size)
+            assert not returning, "the transitions of new records are not returned"
+            cur.execute(_REGISTER, (_json(self._fresh), STREAM_LOCK, now, self._fresh_reason))
+            for workflow, files, size in cur.fetchall():
+                self._count(workflow, "TODO", int(files), int(size))
+                self.changes += int(files)
         if self._updates:
             at = _MUTABLE_AT
             rows = [(row_id, *[new[i] for i in at], av) for row_id, new, av in self._updates]
             cur.execute(_UPDATE, (_json(rows),))
         counts = [(w, s, n, b) for (w, s), (n, b) in sorted(self._counts.items()) if n or b]
-        if not counts and not inserted and not self._changes:
+        if not counts and not self._changes:
             return []
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (STREAM_LOCK,))
         if counts:
             cur.execute(_COUNTS, (_json(counts),))
         out: list[Transition] = []
-        tail = _RETURN_TRANSITIONS if returning else ""
-        if inserted:
-            cur.execute(_FRESH_TRANSITIONS + tail, (now, self._fresh_reason, inserted))
-            self.changes += cur.rowcount
-            if returning:
-                out += map(to_transition, cur.fetchall())
         if self._changes:
             out += self._write_changes(returning)
         return out
