@@ -90,7 +90,6 @@ def image_sql(alias: str) -> str:
     return "json_build_array(" + ", ".join(f"{alias}.{n}" for n in RECORD_FIELDS) + ")::text"
 
 
-_RETURN_TRANSITIONS = f" RETURNING {TRANSITION_COLUMNS}"
 # New records and their transitions in one statement: the rows are inserted (a key another
 # transaction inserted meanwhile is skipped), then STREAM_LOCK is taken (`lock` needs every
 # row of `ins`), then the transitions are numbered in insertion order, their images built from
