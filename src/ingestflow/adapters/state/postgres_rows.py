@@ -55,7 +55,7 @@ _INSERT = (
     "INSERT INTO workflow_status (bucket, key, workflow, prefix, size, etag, upload_time, status)"
     " SELECT e->>0, e->>1, e->>2, e->>3, (e->>4)::bigint, e->>5, (e->>6)::float8, 'TODO'"
     " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS f(e, n) ORDER BY n"
-    " ON CONFLICT (bucket, key) DO NOTHING RETURNING id, workflow, size"
+    " ON CONFLICT (bucket, key) DO NOTHING"
 )
 # Every column a change may alter (bucket, key and prefix never change).
 _MUTABLE = (
@@ -95,12 +95,9 @@ def image_sql(alias: str) -> str:
 # row of `ins`), then the transitions are numbered in insertion order, their images built from
 # the inserted rows. What was inserted, per workflow: (workflow, files, bytes).
 _REGISTER = (
-    "WITH ins AS ("
-    + _INSERT.replace(
-        "RETURNING id, workflow, size",
-        f"RETURNING id, bucket, key, workflow, size, {image_sql('workflow_status')} AS image",
-    )
-    + "), lock AS (SELECT pg_advisory_xact_lock(%s) FROM (SELECT count(*) FROM ins) AS n),"
+    f"WITH ins AS ({_INSERT} RETURNING id, bucket, key, workflow, size,"
+    f" {image_sql('workflow_status')} AS image),"
+    " lock AS (SELECT pg_advisory_xact_lock(%s) FROM (SELECT count(*) FROM ins) AS n),"
     " t AS (INSERT INTO transitions (bucket, key, workflow, from_status, to_status, at, reason,"
     " old_image, new_image) SELECT ins.bucket, ins.key, ins.workflow, NULL, 'TODO', %s, %s, NULL,"
     " ins.image FROM ins CROSS JOIN lock ORDER BY ins.id)"
