@@ -51,7 +51,9 @@ def _free_port() -> int:
 class PostgresServer:
     """One server in its own folder; `stop()` shuts it down and removes the folder."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
+        self.settings = dict(settings or {})
+        """Extra server settings (`-c name=value`), e.g. {"shared_buffers": "2GB"}."""
         self.bindir = server_binaries()
         # The server refuses to run as root: switch to the package's `postgres` user.
         self.user = "postgres" if os.geteuid() == 0 else None
@@ -93,6 +95,7 @@ class PostgresServer:
                 f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
                 " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
                 " -c max_connections=200"
+                + "".join(f" -c {name}={value}" for name, value in self.settings.items())
             )
             try:
                 self._run(
