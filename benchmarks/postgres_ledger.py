@@ -57,9 +57,9 @@ SELECT %(bucket)s, format('ohlcv/old/%%s.csv', lpad(i::text, 6, '0')), 'ohlcv', 
 FROM generate_series(0, %(n)s - 1) AS i
 """
 _LOAD_TRANSITIONS = """
-INSERT INTO transitions (bucket, key, workflow, from_status, to_status, at, reason, old_image,
-    new_image)
-SELECT bucket, key, workflow, CASE WHEN status = 'TODO' THEN NULL ELSE 'PROCESSING' END, status,
+INSERT INTO transitions (file_id, bucket, key, workflow, from_status, to_status, at, reason,
+    old_image, new_image)
+SELECT id, bucket, key, workflow, CASE WHEN status = 'TODO' THEN NULL ELSE 'PROCESSING' END, status,
     coalesce(end_time, upload_time),
     CASE WHEN status = 'TODO' THEN 'registered' ELSE 'processed' END, NULL,
     json_build_array(bucket, key, workflow, prefix, size, etag, upload_time, status, attempts,

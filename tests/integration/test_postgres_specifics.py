@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -89,6 +90,82 @@ def test_a_ledger_from_a_newer_release_is_refused_with_one_line(url: str) -> Non
     message = str(refused.value)
     assert "newer ingestflow" in message and "schema version 99" in message
     assert "\n" not in message
+
+
+# A version 1 ledger (tests/contract/postgres_ledger_v1.sql): six files of `ohlcv` registered at
+# T1 + 10; batch 1 (files 0, 1) claimed at T1 + 20, 0 DONE and 1 FAILED at T1 + 30; batch 2
+# (files 2, 3) claimed at T1 + 40 and still running, its lease until T1 + 100; files 4, 5 TODO.
+_V1 = Path(__file__).resolve().parents[1] / "contract" / "postgres_ledger_v1.sql"
+T1 = 1_780_000_000.0
+V1_FLOW = wf("ohlcv", batch_size=2, max_batch_files=2, max_wait=0.0, lease=60.0)
+
+
+def _indexes(url: str) -> set[str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+        ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+@pytest.fixture
+def v1_url(url: str) -> str:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(_V1.read_text())
+    return url
+
+
+def test_a_version_1_ledger_is_upgraded_when_opened_and_keeps_files_history_and_leases(
+    v1_url: str,
+) -> None:
+    assert "workflow_status_processing" in _indexes(v1_url)
+    store = PostgresStatusStore(v1_url)
+    try:
+        assert store.get_info("schema_version") == str(SCHEMA_VERSION)
+        counts = store.counts()
+        assert (counts[Status.TODO], counts[Status.PROCESSING]) == (2, 2)
+        assert (counts[Status.DONE], counts[Status.FAILED]) == (1, 1)
+        steps = [(t.old_status, t.new_status) for t in store.history(BUCKET, "ohlcv/d/0.csv")]
+        assert steps == [(None, Status.TODO), (Status.TODO, Status.PROCESSING),
+                         (Status.PROCESSING, Status.DONE)]  # fmt: skip
+        assert store.reap([V1_FLOW], T1 + 99) == []  # batch 2's lease runs until T1 + 100
+        reaped = store.reap([V1_FLOW], T1 + 101)
+        assert sorted(t.key for t in reaped) == ["ohlcv/d/2.csv", "ohlcv/d/3.csv"]
+        assert all(t.new_status is Status.TODO for t in reaped)
+        batch = store.claim(V1_FLOW, T1 + 200, "host-c:3")
+        assert batch is not None
+        history = store.history(BUCKET, batch.files[0].key)
+        assert history[-1].new_status is Status.PROCESSING
+        assert history[-1].id > max(t.id for t in reaped)
+    finally:
+        store.close()
+    indexes = _indexes(v1_url)
+    assert {"transitions_by_file", "workflow_status_running", "batches_expiring"} <= indexes
+    gone = {"transitions_by_key", "workflow_status_processing", "batches_running"}
+    assert not gone & indexes
+    assert "workflow_status_todo_folder" not in indexes  # no workflow waits for markers
+
+
+def test_upgrading_is_idempotent_and_a_second_store_opens_the_upgraded_ledger(
+    v1_url: str,
+) -> None:
+    first = PostgresStatusStore(v1_url)
+    second = PostgresStatusStore(v1_url)
+    try:
+        assert second.get_info("schema_version") == str(SCHEMA_VERSION)
+        assert len(second.history(BUCKET, "ohlcv/d/1.csv")) == 3
+    finally:
+        first.close()
+        second.close()
+
+
+def test_the_folder_index_is_made_only_for_workflows_waiting_for_markers(
+    store: PostgresStatusStore, url: str
+) -> None:
+    store.sync_workflows([wf("ohlcv")])
+    assert "workflow_status_todo_folder" not in _indexes(url)
+    store.sync_workflows([wf("ohlcv"), wf("trades", ready_marker="_SUCCESS")])
+    assert "workflow_status_todo_folder" in _indexes(url)
 
 
 def test_reopening_a_ledger_keeps_its_files(url: str) -> None:
@@ -226,11 +303,7 @@ def test_claim_finish_and_reap_queries_use_indexes(loaded: PostgresStatusStore, 
             ("trades", BUCKET, "trades/001/", now, 100),
         ),
         (postgres_batches._RUNNING + " AND key = ANY(%s) ORDER BY key", ("b", ["k"])),
-        (
-            f"{SELECT_WITH_ID} WHERE status = 'PROCESSING' AND lease_until < %s ORDER BY key"
-            + postgres_batches._SKIP,
-            (now,),
-        ),
+        (postgres_batches._EXPIRED + postgres_batches._SKIP, (now, now)),
         (f"{SELECT_WITH_ID} WHERE status = 'FAILED' AND bucket = %s ORDER BY key", (BUCKET,)),
     ]
     for sql, params in queries:
@@ -258,9 +331,14 @@ def test_backlog_files_and_stream_queries_use_indexes(
             (5, 100),
         ),
         (
-            f"SELECT {TRANSITION_COLUMNS} FROM transitions WHERE bucket = %s AND key = %s"
-            " ORDER BY id",
+            f"SELECT {TRANSITION_COLUMNS} FROM transitions WHERE file_id ="
+            " (SELECT id FROM workflow_status WHERE bucket = %s AND key = %s) ORDER BY id",
             (BUCKET, "ohlcv/000/00001.csv"),
+        ),
+        (
+            "SELECT count(*) FROM workflow_status WHERE status = 'PROCESSING'"
+            " AND upload_time >= %s AND upload_time < %s AND workflow = %s",
+            (T0, now, "ohlcv"),
         ),
         (postgres_metrics._ENDED, (T0, now, T0, 0, 100)),
     ]

@@ -79,6 +79,8 @@ class PostgresStatusStore(PostgresAlerts, PostgresMetrics, PostgresBatches):
         )
 
     def sync_workflows(self, workflows: Sequence[Workflow]) -> None:
+        if any(w.ready_marker is not None for w in workflows):
+            self._ensure_folder_index()
         with self._tx() as cur:
             for w in sorted(workflows, key=lambda w: w.name):
                 cur.execute(

@@ -56,6 +56,12 @@ _FOLDER_TODO = (
 )
 _RUNNING = f"{SELECT_WITH_ID} WHERE batch_id = %s AND status = 'PROCESSING'"
 _SKIP = " FOR UPDATE SKIP LOCKED"
+# Files whose lease ended, found through the running batches whose lease ended (a file's lease
+# is its batch's: claim and renew set both).
+_EXPIRED = (
+    f"{SELECT_WITH_ID} WHERE status = 'PROCESSING' AND lease_until < %s AND batch_id IN"
+    " (SELECT batch_id FROM batches WHERE state = 'RUNNING' AND lease_until < %s) ORDER BY key"
+)
 # The candidates must come off the TODO indexes in order (they stop at LIMIT). Right after a
 # big registration the statistics still count a few TODO rows, and the planner would rather
 # read every TODO row of the workflow with a bitmap scan and sort them (40 ms at 100k).
@@ -94,6 +100,8 @@ class PostgresBatches(PostgresReads):
         return rows if readiness(workflow, _backlog(rows), now) else None
 
     def claim(self, workflow: Workflow, now: float, owner: str) -> Batch | None:
+        if workflow.ready_marker is not None:
+            self._ensure_folder_index()
         with self._snapshot() as cur:
             if not self._ready_rows(cur, workflow, now, lock=False):
                 return None
@@ -206,11 +214,7 @@ class PostgresBatches(PostgresReads):
         limits = {w.name: w.max_attempts for w in workflows}
         with self._tx() as cur:
             # Rows another transaction holds are skipped: it is changing them right now.
-            cur.execute(
-                f"{SELECT_WITH_ID} WHERE status = 'PROCESSING' AND lease_until < %s"
-                f" ORDER BY key{_SKIP}",
-                (now,),
-            )
+            cur.execute(_EXPIRED + _SKIP, (now, now))
             rows = cur.fetchall()
             for batch_id in dict.fromkeys(dead_batches):
                 cur.execute(f"{_RUNNING} ORDER BY key{_SKIP}", (batch_id,))

@@ -19,7 +19,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ingestflow.adapters.state.postgres_schema import DDL, DDL_LOCK, SCHEMA_VERSION
+from ingestflow.adapters.state.postgres_schema import (
+    CREATE_FOLDER_INDEX,
+    DDL,
+    DDL_LOCK,
+    FOLDER_INDEX,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+)
 from ingestflow.config.secrets import Secret
 from ingestflow.domain.errors import LedgerError, MissingExtraError
 
@@ -66,6 +73,7 @@ class PostgresDb:
             raise MissingExtraError("postgres", "the PostgreSQL ledger") from None
         self.url = redact(url)
         self._pg = psycopg
+        self._indexes: set[str] = set()  # indexes created on demand, known to exist
         self._secrets = [s for s in (password.reveal() if password else None,) if s]
         inline = urlsplit(url).password if "://" in url else None
         if inline:
@@ -113,12 +121,28 @@ class PostgresDb:
                 )
             if stored == SCHEMA_VERSION:
                 return
-            conn.execute(DDL)
+            for version in range((stored or SCHEMA_VERSION) + 1, SCHEMA_VERSION + 1):
+                conn.execute(MIGRATIONS[version])
+            conn.execute(DDL)  # a new ledger, or the tables a migration did not touch
             conn.execute(
                 "INSERT INTO ledger_info VALUES ('schema_version', %s)"
                 " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 (str(SCHEMA_VERSION),),
             )
+
+    def _ensure_folder_index(self) -> None:
+        """Create the per-folder TODO index (markers) once per ledger: only workflows with a
+        `ready_marker` need it. Its own transaction: building it holds back writers while it
+        reads the TODO rows (once)."""
+        if FOLDER_INDEX in self._indexes:
+            return
+        with self._tx() as cur:
+            cur.execute("SELECT to_regclass(%s) IS NOT NULL", (FOLDER_INDEX,))
+            row = cur.fetchone()
+            if not (row and row[0]):
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
+                cur.execute(CREATE_FOLDER_INDEX)
+        self._indexes.add(FOLDER_INDEX)
 
     @staticmethod
     def _stored_version(conn: psycopg.Connection[Any]) -> int | None:

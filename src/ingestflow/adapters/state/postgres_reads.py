@@ -137,7 +137,11 @@ class PostgresReads(PostgresDb):
         return sorted(out, key=lambda r: (r.upload_time, r.key))[:limit]
 
     def history(self, bucket: str, key: str) -> list[Transition]:
-        return self._transitions("WHERE bucket = %s AND key = %s ORDER BY id", (bucket, key))
+        return self._transitions(
+            "WHERE file_id = (SELECT id FROM workflow_status WHERE bucket = %s AND key = %s)"
+            " ORDER BY id",
+            (bucket, key),
+        )
 
     def transitions_after(self, checkpoint: int, limit: int = 1000) -> list[Transition]:
         return self._transitions("WHERE id > %s ORDER BY id LIMIT %s", (checkpoint, limit))

@@ -77,9 +77,9 @@ _UPDATE = (
 # Images are JSON arrays inside the parameter: `e->6` prints them back (jsonb keeps a
 # number's digits as written: 5 stays 5, 5.0 stays 5.0, a float reads back exactly).
 _TRANSITIONS = (
-    "INSERT INTO transitions (bucket, key, workflow, from_status, to_status, at, reason,"
-    " old_image, new_image) SELECT e->>0, e->>1, e->>2, e->>3, e->>4, %s, e->>5,"
-    " CASE WHEN jsonb_typeof(e->6) = 'null' THEN NULL ELSE (e->6)::text END, (e->7)::text"
+    "INSERT INTO transitions (file_id, bucket, key, workflow, from_status, to_status, at, reason,"
+    " old_image, new_image) SELECT (e->>0)::bigint, e->>1, e->>2, e->>3, e->>4, e->>5, %s, e->>6,"
+    " CASE WHEN jsonb_typeof(e->7) = 'null' THEN NULL ELSE (e->7)::text END, (e->8)::text"
     " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n RETURNING id"
 )
 _FLOATS = (UPLOAD_TIME, LEASE_UNTIL, START_TIME, END_TIME)
@@ -98,9 +98,9 @@ _REGISTER = (
     f"WITH ins AS ({_INSERT} RETURNING id, bucket, key, workflow, size,"
     f" {image_sql('workflow_status')} AS image),"
     " lock AS (SELECT pg_advisory_xact_lock(%s) FROM (SELECT count(*) FROM ins) AS n),"
-    " t AS (INSERT INTO transitions (bucket, key, workflow, from_status, to_status, at, reason,"
-    " old_image, new_image) SELECT ins.bucket, ins.key, ins.workflow, NULL, 'TODO', %s, %s, NULL,"
-    " ins.image FROM ins CROSS JOIN lock ORDER BY ins.id)"
+    " t AS (INSERT INTO transitions (file_id, bucket, key, workflow, from_status, to_status, at,"
+    " reason, old_image, new_image) SELECT ins.id, ins.bucket, ins.key, ins.workflow, NULL, 'TODO',"
+    " %s, %s, NULL, ins.image FROM ins CROSS JOIN lock ORDER BY ins.id)"
     " SELECT workflow, count(*), sum(size) FROM ins GROUP BY workflow"
 )
 # A claim in one statement: the locked TODO rows `ids` become PROCESSING (the FROM list reads
@@ -114,12 +114,13 @@ _CLAIM = (
     f" FROM (SELECT c.n, o.id, {image_sql('o')} AS image"
     " FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS c(id, n)"
     " JOIN workflow_status AS o ON o.id = c.id) AS old WHERE ws.id = old.id"
-    f" RETURNING old.n, old.image AS old_image, {image_sql('ws')} AS new_image, "
+    f" RETURNING old.n, ws.id, old.image AS old_image, {image_sql('ws')} AS new_image, "
     + ", ".join(f"ws.{name}" for name in RECORD_FIELDS)
     + "), lock AS (SELECT pg_advisory_xact_lock(%(lock)s) FROM (SELECT count(*) FROM u) AS n),"
-    " t AS (INSERT INTO transitions (bucket, key, workflow, from_status, to_status, at, reason,"
-    " old_image, new_image) SELECT u.bucket, u.key, u.workflow, 'TODO', 'PROCESSING', %(now)s,"
-    " 'claimed', u.old_image, u.new_image FROM u CROSS JOIN lock ORDER BY u.n)"
+    " t AS (INSERT INTO transitions (file_id, bucket, key, workflow, from_status, to_status, at,"
+    " reason, old_image, new_image) SELECT u.id, u.bucket, u.key, u.workflow, 'TODO',"
+    " 'PROCESSING', %(now)s, 'claimed', u.old_image, u.new_image FROM u CROSS JOIN lock"
+    " ORDER BY u.n)"
     f" SELECT {COLUMNS} FROM u ORDER BY n"
 )
 _COUNTS = (
@@ -170,7 +171,7 @@ class ChangeWriter:
         self._fresh: list[Fresh] = []
         self._fresh_reason = "registered"
         self._updates: list[tuple[int, Row, float | None]] = []
-        self._changes: list[tuple[Row, Row, str]] = []
+        self._changes: list[tuple[int, Row, Row, str]] = []
         self._counts: dict[tuple[str, str], list[int]] = {}
         self._checked: set[tuple[str | None, str]] = set()
         self.changes = 0
@@ -200,7 +201,7 @@ class ChangeWriter:
         transition). `available_at` also sets that ledger-only column."""
         if reason is not None:
             self._check(old[STATUS], new[STATUS])
-            self._changes.append((old, new, reason))
+            self._changes.append((row_id, old, new, reason))
         self._updates.append((row_id, new, available_at))
         if old[STATUS] != new[STATUS] or old[WORKFLOW] != new[WORKFLOW] or old[SIZE] != new[SIZE]:
             self._count(old[WORKFLOW], old[STATUS], -1, -old[SIZE])
@@ -254,9 +255,10 @@ class ChangeWriter:
         """The transitions of `update`s, images from Python."""
         cur, now, changes = self._cur, self._now, self._changes
         rows = [
-            (new[BUCKET], new[KEY], new[WORKFLOW], old[STATUS], new[STATUS], reason, old, new)
-            for old, new, reason in changes
-        ]
+            (row_id, new[BUCKET], new[KEY], new[WORKFLOW], old[STATUS], new[STATUS], reason, old,
+             new)
+            for row_id, old, new, reason in changes
+        ]  # fmt: skip
         cur.execute(_TRANSITIONS, (now, _json(rows)))
         ids = [r[0] for r in cur.fetchall()]
         self.changes += len(ids)
@@ -269,5 +271,5 @@ class ChangeWriter:
                 status[new[STATUS]], now, reason, dict(zip(names, old, strict=True)),
                 dict(zip(names, new, strict=True)),
             )
-            for tid, (old, new, reason) in zip(ids, changes, strict=True)
+            for tid, (_, old, new, reason) in zip(ids, changes, strict=True)
         ]  # fmt: skip

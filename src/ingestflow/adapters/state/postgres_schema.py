@@ -2,27 +2,36 @@
 
 Text that is compared or ordered (bucket, key, workflow, prefix) is `COLLATE "C"`: keys order
 by code point whatever the database's locale, as on SQLite and in Python, and a key-prefix
-range (`key >= p AND key < p || U+10FFFF`) is exact. Partial indexes keep every status/age
-query on an index range (see postgres_reads / postgres_batches for the query each serves):
+range (`key >= p AND key < p || U+10FFFF`) is exact. Partial indexes keep
+every status/age query on an index range (see postgres_reads / postgres_batches for the query
+each serves):
 
 - `workflow_status_todo` (workflow, upload_time, id) WHERE TODO: claim (oldest first, ties in
   registration order, as on SQLite), backlog, stale, files;
-- `workflow_status_todo_folder` (workflow, bucket, prefix, upload_time, id) WHERE TODO: markers;
-- `workflow_status_processing` (lease_until) WHERE PROCESSING: reap;
-- `workflow_status_running` (batch_id, key) WHERE PROCESSING: renew, finish, release;
+- `workflow_status_todo_folder` (workflow, bucket, prefix, upload_time, id) WHERE TODO: markers.
+  Only workflows with a `ready_marker` need it: it is created (FOLDER_INDEX) by sync_workflows
+  or a claim of such a workflow, so other ledgers do not pay for it on every register and claim;
+- `workflow_status_running` (batch_id) WHERE PROCESSING: renew, finish, release, reap (a
+  batch's files), files and arrivals of PROCESSING files (a full scan of this small index);
 - `workflow_status_done` / `_failed` (upload_time, key): files pages, retry, arrivals;
-- `transitions_by_key`, `transitions_ended`: history, ended files by time.
+- `transitions_by_file` (file_id, id): history; `transitions_ended`: ended files by time;
+- `batches_expiring` (lease_until) WHERE RUNNING: reap finds expired leases through the running
+  batches (a file's lease is its batch's: claim and renew set both).
 
 Transition images are JSON arrays of the record's 15 values in RECORD_FIELDS order (old: NULL
-for a new record).
+for a new record). `transitions.file_id` is the file's `workflow_status.id` (records are never
+deleted).
 
-Schema versions (`ledger_info.schema_version`): 1, the first PostgreSQL ledger. A ledger with
-a newer version is refused; an older one is upgraded when opened.
+Schema versions (`ledger_info.schema_version`): 1, the first PostgreSQL ledger. 2: transitions
+keyed by file id, no `workflow_status_processing` (reap goes through `batches_expiring`),
+`workflow_status_running` on batch_id alone, the folder index created on demand. A ledger with
+a newer version is refused; an older one is upgraded (MIGRATIONS) by `ingestflow setup` or
+when opened.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # One advisory lock key per purpose (pg_advisory_xact_lock: held until the transaction ends).
 DDL_LOCK = 7_100_001  # creating or upgrading the schema
@@ -54,12 +63,8 @@ CREATE TABLE IF NOT EXISTS workflow_status (
 );
 CREATE INDEX IF NOT EXISTS workflow_status_todo
     ON workflow_status (workflow, upload_time, id) WHERE status = 'TODO';
-CREATE INDEX IF NOT EXISTS workflow_status_todo_folder
-    ON workflow_status (workflow, bucket, prefix, upload_time, id) WHERE status = 'TODO';
-CREATE INDEX IF NOT EXISTS workflow_status_processing
-    ON workflow_status (lease_until) WHERE status = 'PROCESSING';
 CREATE INDEX IF NOT EXISTS workflow_status_running
-    ON workflow_status (batch_id, key) WHERE status = 'PROCESSING';
+    ON workflow_status (batch_id) WHERE status = 'PROCESSING';
 CREATE INDEX IF NOT EXISTS workflow_status_done
     ON workflow_status (upload_time, key) WHERE status = 'DONE';
 CREATE INDEX IF NOT EXISTS workflow_status_failed
@@ -92,6 +97,7 @@ CREATE TABLE IF NOT EXISTS workflow_metadata (
 
 CREATE TABLE IF NOT EXISTS transitions (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    file_id     bigint NOT NULL,
     bucket      text COLLATE "C" NOT NULL,
     key         text COLLATE "C" NOT NULL,
     workflow    text NOT NULL,
@@ -102,7 +108,7 @@ CREATE TABLE IF NOT EXISTS transitions (
     old_image   text,
     new_image   text NOT NULL
 );
-CREATE INDEX IF NOT EXISTS transitions_by_key ON transitions (bucket, key, id);
+CREATE INDEX IF NOT EXISTS transitions_by_file ON transitions (file_id, id);
 CREATE INDEX IF NOT EXISTS transitions_ended ON transitions (at, id)
     WHERE to_status IN ('DONE', 'FAILED');
 
@@ -114,7 +120,7 @@ CREATE TABLE IF NOT EXISTS batches (
     lease_until double precision NOT NULL,
     state       text NOT NULL CHECK (state IN ('RUNNING', 'FINISHED', 'RELEASED', 'EXPIRED'))
 );
-CREATE INDEX IF NOT EXISTS batches_running ON batches (batch_id) WHERE state = 'RUNNING';
+CREATE INDEX IF NOT EXISTS batches_expiring ON batches (lease_until) WHERE state = 'RUNNING';
 
 CREATE TABLE IF NOT EXISTS unrouted (
     key     text COLLATE "C" PRIMARY KEY,
@@ -187,3 +193,28 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
 CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (notifier, id)
     WHERE status IN ('pending', 'failed', 'sending');
 """
+
+FOLDER_INDEX = "workflow_status_todo_folder"
+CREATE_FOLDER_INDEX = f"""
+CREATE INDEX IF NOT EXISTS {FOLDER_INDEX}
+    ON workflow_status (workflow, bucket, prefix, upload_time, id) WHERE status = 'TODO'
+"""
+
+# Upgrades: MIGRATIONS[v] takes a ledger from version v - 1 to v (one transaction, under
+# DDL_LOCK, with the version written at the end).
+MIGRATIONS: dict[int, str] = {
+    2: """
+ALTER TABLE transitions ADD COLUMN file_id bigint;
+UPDATE transitions AS t SET file_id = ws.id FROM workflow_status AS ws
+    WHERE ws.bucket = t.bucket AND ws.key = t.key;
+ALTER TABLE transitions ALTER COLUMN file_id SET NOT NULL;
+CREATE INDEX transitions_by_file ON transitions (file_id, id);
+DROP INDEX transitions_by_key;
+DROP INDEX workflow_status_processing;
+DROP INDEX workflow_status_running;
+CREATE INDEX workflow_status_running ON workflow_status (batch_id) WHERE status = 'PROCESSING';
+DROP INDEX batches_running;
+CREATE INDEX batches_expiring ON batches (lease_until) WHERE state = 'RUNNING';
+DROP INDEX IF EXISTS workflow_status_todo_folder;
+""",
+}
