@@ -10,10 +10,10 @@ from ingestflow.adapters.events.watcher import FolderWatcher
 from ingestflow.adapters.processes import is_dead_local_owner, owner_id
 from ingestflow.adapters.state.sqlite import SqliteStatusStore
 from ingestflow.adapters.storage.local import LocalObjectStore
-from ingestflow.config.secrets import read_secret
+from ingestflow.config.secrets import Secret, read_secret
 from ingestflow.config.settings import Settings
 from ingestflow.domain.errors import IngestflowError
-from ingestflow.ports import Engine, EventSource, StatusStore
+from ingestflow.ports import Engine, EventSource, StatusStore, Wakeup
 from ingestflow.services.discovery import Discovery
 from ingestflow.services.pipeline import Pipeline
 
@@ -49,11 +49,25 @@ def _postgres_store(settings: Settings, environ: Mapping[str, str] | None = None
             "the PostgreSQL ledger needs the postgres extra: pip install 'ingestflow[postgres]'"
             f" ({exc})"
         ) from None
-    password = None
-    if settings.ledger_password_env is not None:
-        environ = os.environ if environ is None else environ
-        password = read_secret("ledger.password_env", settings.ledger_password_env, None, environ)
+    password = _ledger_password(settings, environ)
     return PostgresStatusStore(settings.ledger_url, password, max_size=settings.ledger_pool_size)
+
+
+def _ledger_password(settings: Settings, environ: Mapping[str, str] | None = None) -> Secret | None:
+    """The password from `[ledger] password_env`; None: libpq's PGPASSWORD / ~/.pgpass."""
+    if settings.ledger_password_env is None:
+        return None
+    environ = os.environ if environ is None else environ
+    return read_secret("ledger.password_env", settings.ledger_password_env, None, environ)
+
+
+def _wakeup(settings: Settings, role: str) -> Wakeup | None:
+    """Workers on a PostgreSQL ledger wake on its notifications (LISTEN/NOTIFY)."""
+    if settings.ledger_kind != "postgresql" or role == "discover":
+        return None
+    from ingestflow.adapters.state.postgres_wakeup import PostgresWakeup
+
+    return PostgresWakeup(settings.ledger_url, _ledger_password(settings))
 
 
 def _folder(path: Path, what: str) -> None:
@@ -115,6 +129,12 @@ def build_pipeline(settings: Settings, *, watch: bool = False, role: str = "all"
     events: EventSource | None = None
     if watch and settings.watch and role != "work":
         events = FolderWatcher(settings.landing_path, settle=settings.settle)
+    try:
+        wakeup = _wakeup(settings, role) if watch else None
+    except BaseException:
+        engine.close()
+        store.close()
+        raise
     return Pipeline(
         store=store,
         discovery=Discovery(
@@ -133,4 +153,5 @@ def build_pipeline(settings: Settings, *, watch: bool = False, role: str = "all"
         owner_is_dead=is_dead_local_owner,
         reconcile_interval=settings.reconcile_interval,
         role=role,
+        wakeup=wakeup,
     )

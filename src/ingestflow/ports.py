@@ -254,6 +254,16 @@ class EventSource(Protocol):
     def stop(self) -> None: ...
 
 
+class Wakeup(Protocol):
+    """Tells a sleeping worker that work may be waiting (files became TODO elsewhere, e.g. in
+    another process sharing the ledger). A hint only: workers still poll."""
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds; True when woken before it passed."""
+
+    def close(self) -> None: ...
+
+
 class Engine(Protocol):
     """Runs files through a transform. Yields outcomes as they become known, in chunks of files
     that completed together (one file, or a group converted by one query); one outcome per file.

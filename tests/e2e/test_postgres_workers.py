@@ -153,3 +153,29 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
         taken_over += len(steps) > 3
     assert taken_over > 0  # the killed worker's batch was taken over, not lost
     assert len(project.outputs("ohlcv")) == len(keys)
+
+
+def test_an_idle_worker_is_woken_by_new_files_without_waiting_for_its_interval(
+    server: PostgresServer, tmp_path: Path
+) -> None:
+    """`schedule_interval` is an hour: the worker only claims at start, when woken by the
+    ledger's notifications, or at a max_wait deadline (none here). The files registered by
+    another process must still be done within seconds."""
+    url = server.new_database()
+    project = postgres_project(tmp_path / "p", url, batch_size=1, max_wait="1h")
+    text = project.config.read_text(encoding="utf-8")
+    project.config.write_text(
+        text.replace('schedule_interval = "200ms"', 'schedule_interval = "1h"'), encoding="utf-8"
+    )
+    assert 'schedule_interval = "1h"' in project.config.read_text(encoding="utf-8")
+    project.cli("setup")
+    with project.running("--role", "work"):
+        time.sleep(2.0)  # the worker's first claim (nothing yet), then it sleeps
+        for round_ in range(3):
+            wanted = len(drop_small_files(project, 2 * (round_ + 1)))
+            project.cli("run", "--once", "--role", "discover")
+            started = time.monotonic()
+            wait_until(
+                lambda n=wanted: counts(url).get("DONE", 0) == n, 30, lambda: str(counts(url))
+            )
+            assert time.monotonic() - started < 10.0

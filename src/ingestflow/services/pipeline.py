@@ -12,7 +12,7 @@ from ingestflow.domain.batching import age_deadline
 from ingestflow.domain.records import Batch, FileOutcome
 from ingestflow.domain.transform import TransformSpec
 from ingestflow.domain.workflow import Workflow
-from ingestflow.ports import Engine, EventSource, StatusStore
+from ingestflow.ports import Engine, EventSource, StatusStore, Wakeup
 from ingestflow.services.discovery import Discovery
 from ingestflow.services.execution import BatchResult, Clock, execute_batch
 from ingestflow.services.reaper import OwnerIsDead, never_dead, reap
@@ -66,6 +66,7 @@ class Pipeline:
         owner_is_dead: OwnerIsDead = never_dead,
         reconcile_interval: float = 60.0,
         role: str = "all",
+        wakeup: Wakeup | None = None,
     ) -> None:
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}: {role!r}")
@@ -84,8 +85,14 @@ class Pipeline:
         self.owner_is_dead = owner_is_dead
         self.reconcile_interval = reconcile_interval
         self.stop_event = threading.Event()
+        # Work announced by other processes (PostgreSQL: LISTEN/NOTIFY): with it, a worker
+        # claims when woken, at every tick and at the next max_wait deadline, instead of
+        # trying to claim every half second.
+        self.wakeup = wakeup
 
     def close(self) -> None:
+        if self.wakeup is not None:
+            self.wakeup.close()
         self.engine.close()
         self.store.close()
 
@@ -187,14 +194,19 @@ class Pipeline:
         if events is not None:
             events.start()
         listing_every = self.schedule_interval if events is None else self.reconcile_interval
+        wakeup = self.wakeup if self.works and events is None else None
         try:
             next_tick = next_listing = 0.0
+            claim_due, deadline = True, None
             while not self.stop_event.is_set():
                 now = self.clock()
                 if now >= next_tick:
                     if self.works:
                         reap(self.store, self.workflows, now, self.owner_is_dead)
                     next_tick = now + self.schedule_interval
+                    claim_due = True
+                if deadline is not None and now >= deadline:
+                    claim_due = True
                 if self.discovers and now >= next_listing:
                     listing = self.discovery.reconcile(now)
                     summary.registered += listing.registered
@@ -204,9 +216,10 @@ class Pipeline:
                     next_listing = now + (
                         min(listing_every, recheck) if listing.unsettled else listing_every
                     )
-                if self.works:
+                if self.works and (claim_due or wakeup is None):
                     self.run_ready_batches(summary, on_file)
-                deadline = self.next_deadline() if self.works else None
+                    claim_due = False
+                    deadline = self.next_deadline()
                 wake = min(next_tick, next_listing) if self.discovers else next_tick
                 wake = wake if deadline is None else min(wake, deadline)
                 timeout = max(0.0, min(wake - self.clock(), _STOP_CHECK))
@@ -215,6 +228,8 @@ class Pipeline:
                     if announced:
                         found = self.discovery.register_keys(announced, self.clock())
                         summary.registered += found.registered
+                elif wakeup is not None:
+                    claim_due = wakeup.wait(timeout) or claim_due
                 else:
                     self.stop_event.wait(timeout)
         finally:

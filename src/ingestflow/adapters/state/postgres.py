@@ -101,7 +101,7 @@ class PostgresStatusStore(PostgresAlerts, PostgresMetrics, PostgresBatches):
             wanted.setdefault(obj.key, (obj, workflow))  # the same key twice: the first wins
         ordered = sorted(wanted)  # rows are locked in key order: no deadlock between writers
         with self._tx() as cur:
-            writer = ChangeWriter(cur, now)
+            writer = ChangeWriter(cur, now, self._channel)
             for start in range(0, len(ordered), _CHUNK):
                 chunk = ordered[start : start + _CHUNK]
                 # A plain read first: a listing registers every known file again, and
@@ -144,7 +144,7 @@ class PostgresStatusStore(PostgresAlerts, PostgresMetrics, PostgresBatches):
                     f"{_EXISTING} AND status = 'FAILED' ORDER BY key FOR UPDATE",
                     (bucket, list(dict.fromkeys(keys))),
                 )
-            writer = ChangeWriter(cur, now)
+            writer = ChangeWriter(cur, now, self._channel)
             for row in cur.fetchall():
                 old = row[1:]
                 new = (*old[:STATUS], "TODO", 0, None, None, None, None, None, old[-1])
@@ -187,8 +187,7 @@ class PostgresStatusStore(PostgresAlerts, PostgresMetrics, PostgresBatches):
             with self._tx() as cur:
                 self._insert_markers(cur, bucket, set(markers))
 
-    @staticmethod
-    def _insert_markers(cur: Any, bucket: str, markers: set[tuple[str, str]]) -> None:
+    def _insert_markers(self, cur: Any, bucket: str, markers: set[tuple[str, str]]) -> None:
         if markers:
             chosen = sorted(markers)
             cur.execute(
@@ -196,3 +195,5 @@ class PostgresStatusStore(PostgresAlerts, PostgresMetrics, PostgresBatches):
                 " FROM unnest(%s::text[], %s::text[]) AS m(w, p) ON CONFLICT DO NOTHING",
                 (bucket, [w for w, _ in chosen], [p for _, p in chosen]),
             )
+            if cur.rowcount:  # a folder became complete: its files may make a batch now
+                cur.execute("SELECT pg_notify(%s, '')", (self._channel,))

@@ -114,7 +114,7 @@ class PostgresBatches(PostgresReads):
             )
             batch_id = uuid.uuid4().hex
             lease_until = now + workflow.lease
-            writer = ChangeWriter(cur, now)
+            writer = ChangeWriter(cur, now, self._channel)
             files = writer.claim(chosen, batch_id, lease_until)
             writer.flush(returning=False)
             cur.execute(
@@ -149,7 +149,7 @@ class PostgresBatches(PostgresReads):
                 f"{_RUNNING} AND key = ANY(%s) ORDER BY key FOR UPDATE", (batch_id, list(first))
             )
             found = {r[_R + KEY]: r for r in cur.fetchall()}
-            writer = ChangeWriter(cur, now)
+            writer = ChangeWriter(cur, now, self._channel)
             for key, outcome in first.items():
                 row = found.get(key)
                 if row is None:
@@ -198,7 +198,7 @@ class PostgresBatches(PostgresReads):
     def release_batch(self, batch_id: str, now: float, reason: str) -> list[Transition]:
         with self._tx() as cur:
             cur.execute(f"{_RUNNING} ORDER BY key FOR UPDATE", (batch_id,))
-            writer = ChangeWriter(cur, now)
+            writer = ChangeWriter(cur, now, self._channel)
             for row in cur.fetchall():
                 old = row[_R:]
                 attempts = max(0, old[ATTEMPTS] - 1)
@@ -220,7 +220,7 @@ class PostgresBatches(PostgresReads):
                 cur.execute(f"{_RUNNING} ORDER BY key{_SKIP}", (batch_id,))
                 rows += cur.fetchall()
             unique: dict[Any, Row] = {r[0]: r for r in rows}  # each file once
-            writer = ChangeWriter(cur, now)
+            writer = ChangeWriter(cur, now, self._channel)
             batch_ids = set()
             for row in unique.values():
                 old = row[_R:]

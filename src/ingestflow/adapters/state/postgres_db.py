@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ingestflow.adapters.state.postgres_schema import (
+    CHANNEL_SQL,
     CREATE_FOLDER_INDEX,
     DDL,
     DDL_LOCK,
@@ -84,6 +85,9 @@ class PostgresDb:
         try:
             with psycopg.connect(url, **kwargs) as conn:
                 self._create_schema(conn)
+                row = conn.execute(CHANNEL_SQL).fetchone()
+                assert row is not None
+                self._channel = str(row[0])  # NOTIFY'd when files become TODO (postgres_wakeup)
         except psycopg.Error as exc:
             raise LedgerError(f"cannot open ledger {self.url}: {self._clean(exc)}") from None
         self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(

@@ -166,8 +166,10 @@ class ChangeWriter:
     """The status changes of one write transaction, written by `flush`. The caller holds the
     transaction and the row locks of every row it updates."""
 
-    def __init__(self, cur: psycopg.Cursor[Any], now: float) -> None:
+    def __init__(self, cur: psycopg.Cursor[Any], now: float, channel: str | None = None) -> None:
         self._cur, self._now = cur, now
+        self._channel = channel  # NOTIFY'd at flush when a file became TODO
+        self._woken = False  # a file became TODO in this transaction
         self._fresh: list[Fresh] = []
         self._fresh_reason = "registered"
         self._updates: list[tuple[int, Row, float | None]] = []
@@ -199,6 +201,8 @@ class ChangeWriter:
     ) -> None:
         """Write `new` over `old` (row `row_id`); `reason` None: not a status change (no
         transition). `available_at` also sets that ledger-only column."""
+        if new[STATUS] == "TODO" and old[STATUS] != "TODO":
+            self._woken = True  # a file became TODO: wake the sleeping workers
         if reason is not None:
             self._check(old[STATUS], new[STATUS])
             self._changes.append((row_id, old, new, reason))
@@ -236,6 +240,9 @@ class ChangeWriter:
             for workflow, files, size in cur.fetchall():
                 self._count(workflow, "TODO", int(files), int(size))
                 self.changes += int(files)
+            self._woken = self._woken or bool(self.changes)
+        if self._woken and self._channel is not None:
+            cur.execute("SELECT pg_notify(%s, '')", (self._channel,))  # delivered at commit
         if self._updates:
             at = _MUTABLE_AT
             rows = [(row_id, *[new[i] for i in at], av) for row_id, new, av in self._updates]

@@ -194,6 +194,9 @@ CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (notifier, i
     WHERE status IN ('pending', 'failed', 'sending');
 """
 
+# The ledger's NOTIFY channel (postgres_wakeup): one per database and schema.
+CHANNEL_SQL = "SELECT 'ingestflow_' || left(md5(current_database() || '.' || current_schema()), 16)"
+
 FOLDER_INDEX = "workflow_status_todo_folder"
 CREATE_FOLDER_INDEX = f"""
 CREATE INDEX IF NOT EXISTS {FOLDER_INDEX}
