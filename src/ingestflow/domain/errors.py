@@ -41,6 +41,11 @@ class LedgerError(IngestflowError):
     """The status store failed."""
 
 
+class ObjectStoreError(IngestflowError):
+    """The object store could not be listed or asked about an object. One line, naming the
+    store's URL and the problem: "s3://landing/in/: access denied (AccessDenied)"."""
+
+
 class MissingExtraError(IngestflowError):
     """An optional back-end was configured but its extra is not installed."""
 
