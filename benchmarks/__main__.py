@@ -1,13 +1,15 @@
 """``python -m benchmarks``: generate the data, run every case and contender, write the results.
 
     python -m benchmarks [--size smoke|medium|full] [--runs N]
-                         [--cases large,small,ledger,latency]
-                         [--contenders ingestflow,duckdb_per_file,duckdb_multi_file,polars,pyspark]
+                         [--cases large,small,ledger,latency,workers]
+                         [--contenders ingestflow,ingestflow_metrics,duckdb_per_file,
+                                       duckdb_multi_file,polars,pyspark,ingestflow_spark]
                          [--out DIR] [--data-dir DIR] [--seed N] [--spark-max-files N]
 
 Exit status: 0 when every run finished and every output agreed with the expected values (a
-missed performance target is reported, not an error); 1 when a run failed or outputs disagree;
-2 for bad arguments.
+missed performance target is reported, not an error); 1 when a run failed or outputs disagree,
+or when a case needs PostgreSQL (ledger, workers) and it is not installed (checked before any
+case runs, never skipped); 2 for bad arguments.
 """
 
 from __future__ import annotations
@@ -24,17 +26,25 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import report
+from benchmarks import pg, report
 from benchmarks.contender import CONTENDERS
 from benchmarks.datagen import Dataset, ensure_dataset, warm_page_cache
 from benchmarks.latency import run_latency
 from benchmarks.runner import BenchmarkError, run_task
 from benchmarks.sizes import SIZES, SizeProfile
 from benchmarks.verify import mismatches, output_checks
+from benchmarks.workers import WORKER_COUNTS, remove_outputs, run_workers
 
-CASES = ("large", "small", "ledger", "latency")
+CASES = ("large", "small", "ledger", "latency", "workers")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
-PER_FILE_OUTPUT = {"ingestflow", "ingestflow_metrics", "duckdb_per_file", "polars"}
+PER_FILE_OUTPUT = {
+    "ingestflow",
+    "ingestflow_metrics",
+    "ingestflow_spark",
+    "duckdb_per_file",
+    "polars",
+}
+SPARK_CONTENDERS = ("pyspark", "ingestflow_spark")
 
 
 def log(message: str) -> None:
@@ -65,7 +75,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--contenders",
         default=",".join(CONTENDERS),
         type=lambda t: _csv_list(t, tuple(CONTENDERS), "contender"),
-        help="contenders of the large/small cases (ledger and latency measure ingestflow only)",
+        help="contenders of the large/small cases (the other cases measure ingestflow only)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder")
     parser.add_argument(
@@ -75,7 +85,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--spark-max-files",
         type=int,
-        help="small case: PySpark processes only the first N files (compared per file)",
+        help="small case: the pyspark contender processes only the first N files (compared "
+        "per file); ingestflow_spark always runs every file",
     )
     parser.add_argument(
         "--keep-outputs", action="store_true", help="keep every run's Parquet output"
@@ -85,13 +96,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("--runs must be >= 1")
     if args.spark_max_files is not None and args.spark_max_files < 1:
         parser.error("--spark-max-files must be >= 1")
-    if "pyspark" in args.contenders and any(c in args.cases for c in ("large", "small")):
+    spark = [c for c in args.contenders if c in SPARK_CONTENDERS]
+    if spark and any(c in args.cases for c in ("large", "small")):
         if importlib.util.find_spec("pyspark") is None:
             parser.error(
-                "pyspark is not installed: `pip install pyspark` or drop it from --contenders"
+                f"pyspark is not installed: `pip install pyspark` or drop {' and '.join(spark)} "
+                "from --contenders"
             )
         if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-            parser.error("PySpark needs Java (java on PATH or JAVA_HOME)")
+            parser.error(f"{' and '.join(spark)} need(s) Java (java on PATH or JAVA_HOME)")
     return args
 
 
@@ -120,7 +133,8 @@ def meta(args: argparse.Namespace, runs: int) -> dict[str, Any]:
             "python": platform.python_version(),
         },
         "versions": {
-            p: _version(p) for p in ("ingestflow", "duckdb", "polars", "pyarrow", "pyspark")
+            p: _version(p)
+            for p in ("ingestflow", "duckdb", "polars", "pyarrow", "pyspark", "psycopg")
         },
     }
 
@@ -219,12 +233,19 @@ def run_files_case(case: str, ctx: Context) -> dict[str, Any]:
         result["note"] = (
             f"PySpark processed the first {spark['files']} of {len(dataset.files)} files "
             "(--spark-max-files); its throughput and ratios are per input byte / per file."
+            + (
+                " ingestflow_spark ran every file (one batch, small files in shared Spark jobs)."
+                if "ingestflow_spark" in infos
+                else ""
+            )
         )
     return result
 
 
 def run_ledger_case(ctx: Context) -> dict[str, Any]:
-    """Case 3: the SQLite ledger through its port methods (see benchmarks.ledger)."""
+    """Case 3: the SQLite ledger through its port methods (see benchmarks.ledger), the dashboard's
+    files API on it (benchmarks.files_api), and the PostgreSQL ledger the same way
+    (benchmarks.postgres_ledger)."""
     p = ctx.profile
     # Built in a child, like the measurements, so both use the ingestflow code on disk now.
     setup_args = {
@@ -280,6 +301,8 @@ def run_ledger_case(ctx: Context) -> dict[str, Any]:
         for suffix in ("", "-wal", "-shm"):
             Path(str(work / "ledger.db") + suffix).unlink(missing_ok=True)
 
+    postgres = run_postgres_ledger(ctx)
+
     def pooled(key: str) -> dict[str, float]:
         return report.latency_stats([v for r in runs for v in r[key]])
 
@@ -296,6 +319,7 @@ def run_ledger_case(ctx: Context) -> dict[str, Any]:
         },
         "run_results": runs,
         "files_api": report.files_api_summary(api_runs),
+        "postgres": postgres,
     }
     for key in ("claim_ms", "backlog_ms", "stale_ms", "finish_per_file_ms", "counts_ms"):
         result[key] = pooled(key)
@@ -303,6 +327,29 @@ def run_ledger_case(ctx: Context) -> dict[str, Any]:
     if batch:
         result["finish_batch_ms"] = report.latency_stats(batch)
     return result
+
+
+def run_postgres_ledger(ctx: Context) -> dict[str, Any]:
+    """The ledger case on PostgreSQL (benchmarks.postgres_ledger): a child per run, each with its
+    own throwaway server, at the size profile's rows, registered files and claims."""
+    p = ctx.profile
+    runs = []
+    for k in range(1, ctx.runs + 1):
+        work = ctx.fresh("ledger", f"postgres-run{k}")
+        task_args = {
+            "rows": p.ledger_total_rows,
+            "register": p.ledger_register,
+            "claims": p.ledger_claims,
+        }
+        r = run_task("postgres_ledger", task_args, work / "logs", p.timeout_s).as_dict()
+        runs.append(r)
+        log(
+            f"  postgres ledger run {k}/{ctx.runs}: register {r['register']['files_per_s']:,.0f} "
+            f"files/s, claim p50 {report.percentile(r['claim_ms'], 50):.1f} ms, finish "
+            f"{r['finish_batch_ms']:.1f} ms at {r['rows_at_measure']:,} rows "
+            f"(server start {r['server_start_s']:.1f} s, load {r['load_s']:.1f} s)"
+        )
+    return report.postgres_ledger_summary(runs)
 
 
 def run_latency_case(ctx: Context) -> dict[str, Any]:
@@ -334,6 +381,49 @@ def run_latency_case(ctx: Context) -> dict[str, Any]:
     }
 
 
+def run_workers_case(ctx: Context) -> dict[str, Any]:
+    """Case 5: files/s with 1, 2, 4 workers on one PostgreSQL ledger (see benchmarks.workers)."""
+    dataset = ctx.dataset("small")
+    warm_page_cache(dataset.paths())
+    p = ctx.profile
+    started = time.perf_counter()
+    try:
+        server = pg.start_server()
+    except Exception as exc:  # initdb / pg_ctl failed: one message, the results still written
+        raise BenchmarkError(f"workers: cannot start PostgreSQL: {exc}") from exc
+    log(f"  PostgreSQL server started in {time.perf_counter() - started:.1f} s")
+    runs: dict[int, list[dict[str, Any]]] = {n: [] for n in WORKER_COUNTS}
+    try:
+        for k in range(1, ctx.runs + 1):
+            for n in WORKER_COUNTS:
+                work = ctx.fresh("workers", f"n{n}-run{k}")
+                r = run_workers(dataset, n, server, work, p.workers_batch_files, p.timeout_s)
+                runs[n].append(r)
+                shares = ", ".join(str(x["batches"]) for x in r["processes"] if x["role"] == "work")
+                log(
+                    f"  workers run {k}/{ctx.runs} N={n}: {r['files']} files in "
+                    f"{r['wall_s']:.2f} s = {r['files_per_s']:,.1f} files/s (ledger span "
+                    f"{r['span_s']:.2f} s), {r['batches']} batches (per worker: {shares}), "
+                    f"cpu {r['cpu_s']:.2f} s (processes ready in {r['ready_s']:.1f} s), "
+                    "every file DONE once, outputs ok"
+                )
+                if not ctx.args.keep_outputs:
+                    remove_outputs(work)
+    finally:
+        server.stop()
+    return report.workers_summary(
+        runs,
+        {
+            "path": str(dataset.root),
+            "files": len(dataset.files),
+            "bytes": dataset.total_bytes,
+            "rows": dataset.total_rows,
+        },
+        p.workers_batch_files,
+        os.cpu_count() or 1,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     profile = SIZES[args.size]
@@ -349,12 +439,17 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     try:
         for case in args.cases:
+            if case in pg.POSTGRES_CASES:
+                pg.check_available(case)  # before any case runs: an error, never a skip
+        for case in args.cases:
             log(f"case {case}:")
             case_started = time.perf_counter()
             if case in ("large", "small"):
                 results["cases"][case] = run_files_case(case, ctx)
             elif case == "ledger":
                 results["cases"][case] = run_ledger_case(ctx)
+            elif case == "workers":
+                results["cases"][case] = run_workers_case(ctx)
             else:
                 results["cases"][case] = run_latency_case(ctx)
             log(f"  case {case} took {time.perf_counter() - case_started:.1f} s")
@@ -372,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     report.write_markdown(md_path, results)
     for t in results["targets"]:
         value = "n/a" if t["value"] is None else f"{t['value']:,.3f}"
-        goal = f"{t['op']} {t['target']:g}"
+        goal = "no goal" if t["target"] is None else f"{t['op']} {t['target']:g}"
         log(f"  [{t['status']:>4}] {t['description']}: {value} {t['unit']} ({goal})")
     log(f"wrote {json_path} and {md_path} in {results['meta']['duration_s']:.0f} s")
     return code

@@ -11,6 +11,13 @@ snappy Parquet, Spark's default and the reference's output, with the ``ohlcv`` c
 - ``ingestflow``: ``load_settings`` + ``build_pipeline`` + ``run_once``: listing, register, claim,
   DuckDB transform one file at a time, finish, every transition row. ``phases`` splits the ledger
   calls out of it.
+- ``ingestflow_metrics``: the same with metrics forwarding on, every point delivered.
+- ``ingestflow_spark``: the same on the Spark engine (``[engine] name = "spark"``,
+  ``master = "local[2]"``), every input of the data set in one batch (small files share Spark
+  jobs, large files one Spark write each). The Spark session is started first, with the engine's
+  own ``start_session`` and the ``[engine.conf]`` of the config (the engine reuses the active
+  session): ``startup_s`` (import + session start, i.e. the JVM) and ``shutdown_s`` are reported
+  apart from ``job_s``, as for ``pyspark``.
 - ``duckdb_per_file``: bare DuckDB, one ``COPY (SELECT ... FROM read_csv(file)) TO file.parquet``
   per input, typed CSV columns, no ledger.
 - ``duckdb_multi_file``: bare DuckDB, ONE ``COPY`` over all inputs into one Parquet file: the
@@ -91,7 +98,8 @@ def write_ingestflow_config(
     extra: str = "",
 ) -> None:
     """One workflow that takes every file in a single batch, no settle time, no waiting;
-    `extra` is appended (the metrics sinks of `ingestflow_metrics`)."""
+    `extra` is appended (the metrics sinks of `ingestflow_metrics`, the `[engine]` table of
+    `ingestflow_spark`)."""
     path.write_text(
         f"""schedule_interval = "1s"
 
@@ -155,12 +163,29 @@ def _timed_generator(
 LEDGER_METHODS = ("register", "claim", "finish", "renew", "reap", "set_unrouted", "backlog")
 
 
+SPARK_MASTER = "local[2]"
+
+
+def spark_engine_conf(work: Path) -> dict[str, str]:
+    """The `[engine.conf]` of `ingestflow_spark`: the session settings of the `pyspark`
+    contender that the engine does not already set (driver memory, scratch folder)."""
+    return {"spark.driver.memory": "2g", "spark.local.dir": str(work / "spark-local")}
+
+
+def spark_engine_config(conf: dict[str, str]) -> str:
+    """The `[engine]` table of `ingestflow_spark` (appended after the workflow)."""
+    lines = ["", "[engine]", 'name = "spark"', f"master = {_toml_str(SPARK_MASTER)}", ""]
+    lines += ["[engine.conf]", *(f"{_toml_str(k)} = {_toml_str(v)}" for k, v in conf.items())]
+    return "\n".join(lines) + "\n"
+
+
 def run_ingestflow(args: dict[str, Any]) -> dict[str, Any]:
     """ingestflow end to end through its composition root, like `ingestflow run --once`.
 
     ``phases`` splits ``job_s``: ``bootstrap`` (load_settings + build_pipeline), ``reconcile``
     (listing the landing folder, including its ``register`` calls), ``engine`` (time inside the
-    engine's outcome generator: CSV checks, DuckDB queries, renames), and each ledger method."""
+    engine's outcome generator: CSV checks, DuckDB or Spark work, renames), and each ledger
+    method. With ``engine = "spark"`` the session is started before the clock (``startup_s``)."""
     from ingestflow.bootstrap import build_pipeline
     from ingestflow.config import load_settings
     from ingestflow.domain.status import Status
@@ -169,9 +194,11 @@ def run_ingestflow(args: dict[str, Any]) -> dict[str, Any]:
     out, work = Path(args["out"]), Path(args["work"])
     config = work / "ingestflow.toml"
     n = len(dataset.files)
+    spark = args.get("engine") == "spark"
     # ingestflow_metrics: the same run forwarding every point to two sinks (a JSON-lines file
     # and the ledger-kept Prometheus totals), delivered before the job ends like `run --once`.
     metrics = METRICS_CONFIG.format(path=_toml_str(str(work / "points.jsonl")))
+    conf = spark_engine_conf(work)
     write_ingestflow_config(
         config,
         dataset.landing,
@@ -179,15 +206,26 @@ def run_ingestflow(args: dict[str, Any]) -> dict[str, Any]:
         work / "ledger.db",
         n,
         dataset.total_bytes,
-        metrics if args.get("metrics") else "",
+        (metrics if args.get("metrics") else "") + (spark_engine_config(conf) if spark else ""),
     )
     phases: dict[str, float] = {}
+    extra: dict[str, Any] = {}
+    session: Any = None
     # Library imports happen before the clock starts, as for the bare contenders (their
     # duckdb / polars imports are at module level or before `started`): the engine module
     # (DuckDB, PyArrow) that build_pipeline imports lazily, and Polars for the fast path.
-    importlib.import_module("ingestflow.adapters.engines.duckdb")
-    with contextlib.suppress(ImportError):
-        importlib.import_module("polars")
+    if spark:
+        importlib.import_module("ingestflow.adapters.engines.spark")
+        from ingestflow.adapters.engines.spark_session import start_session
+
+        # Like the pyspark contender's: pyspark's import and the session (JVM) start, apart.
+        session_started = time.perf_counter()
+        session, _ = start_session(SPARK_MASTER, conf, "snappy", app_name="ingestflow-benchmark")
+        extra["startup_s"] = time.perf_counter() - session_started
+    else:
+        importlib.import_module("ingestflow.adapters.engines.duckdb")
+        with contextlib.suppress(ImportError):
+            importlib.import_module("polars")
     started = time.perf_counter()
     settings = load_settings(config, environ={})
     pipeline = build_pipeline(settings)
@@ -213,6 +251,8 @@ def run_ingestflow(args: dict[str, Any]) -> dict[str, Any]:
     counts = store.counts()
     engine.close()
     store.close()
+    if session is not None:
+        extra["shutdown_s"] = stop_spark(session)
     if counts[Status.DONE] != n or summary.done != n:
         raise SystemExit(f"ingestflow: expected {n} DONE files, ledger counts {counts}")
     ledger_s = sum(phases.get(m, 0.0) for m in LEDGER_METHODS)
@@ -220,8 +260,26 @@ def run_ingestflow(args: dict[str, Any]) -> dict[str, Any]:
         "job_s": job_s,
         "files": n,
         "batches": summary.batches,
+        **extra,
         "phases": {**{f"{k}_s": v for k, v in phases.items()}, "ledger_total_s": ledger_s},
     }
+
+
+def stop_spark(spark: Any) -> float:
+    """Stop the session and its JVM, and reap the JVM, so its CPU time and peak RSS are
+    accounted to this process (the parent's wait4 sees the resources of children this process
+    waited for); the seconds it took."""
+    stop_started = time.perf_counter()
+    gateway = spark.sparkContext._gateway
+    spark.stop()
+    proc = getattr(gateway, "proc", None)
+    if gateway is not None:
+        gateway.shutdown()
+    if proc is not None:
+        if proc.stdin is not None:
+            proc.stdin.close()  # the PySpark gateway JVM exits when its stdin closes
+        proc.wait(timeout=60)
+    return time.perf_counter() - stop_started
 
 
 # -- DuckDB -----------------------------------------------------------------------------------
@@ -346,22 +404,10 @@ def run_pyspark(args: dict[str, Any]) -> dict[str, Any]:
         df = df.drop("Date")
         df.write.mode("overwrite").option("compression", "snappy").parquet(str(target))
     job_s = time.perf_counter() - job_started
-    stop_started = time.perf_counter()
-    gateway = spark.sparkContext._gateway
-    spark.stop()
-    # Stop the JVM and reap it, so its CPU time and peak RSS are accounted to this process
-    # (the parent's wait4 sees the resources of children this process waited for).
-    proc = getattr(gateway, "proc", None)
-    if gateway is not None:
-        gateway.shutdown()
-    if proc is not None:
-        if proc.stdin is not None:
-            proc.stdin.close()  # the PySpark gateway JVM exits when its stdin closes
-        proc.wait(timeout=60)
     return {
         "job_s": job_s,
         "startup_s": startup_s,
-        "shutdown_s": time.perf_counter() - stop_started,
+        "shutdown_s": stop_spark(spark),
         "files": len(pairs),
     }
 
@@ -378,6 +424,13 @@ def run_files_api(args: dict[str, Any]) -> dict[str, Any]:
     from benchmarks.files_api import measure
 
     return measure(args)
+
+
+def run_postgres_ledger(args: dict[str, Any]) -> dict[str, Any]:
+    """The ledger case's PostgreSQL measurements (see benchmarks.postgres_ledger)."""
+    from benchmarks.postgres_ledger import measure
+
+    return measure(int(args["rows"]), int(args["register"]), int(args["claims"]))
 
 
 def run_ledger_setup(args: dict[str, Any]) -> dict[str, Any]:
@@ -406,6 +459,11 @@ def run_ingestflow_metrics(args: dict[str, Any]) -> dict[str, Any]:
     return run_ingestflow({**args, "metrics": True})
 
 
+def run_ingestflow_spark(args: dict[str, Any]) -> dict[str, Any]:
+    """ingestflow on the Spark engine (see run_ingestflow)."""
+    return run_ingestflow({**args, "engine": "spark"})
+
+
 CONTENDERS: dict[str, Contender] = {
     "ingestflow": run_ingestflow,
     "ingestflow_metrics": run_ingestflow_metrics,
@@ -413,12 +471,14 @@ CONTENDERS: dict[str, Contender] = {
     "duckdb_multi_file": run_duckdb_multi_file,
     "polars": run_polars,
     "pyspark": run_pyspark,
+    "ingestflow_spark": run_ingestflow_spark,
 }
 CHILD_TASKS: dict[str, Contender] = {
     **CONTENDERS,
     "ledger": run_ledger,
     "ledger_setup": run_ledger_setup,
     "files_api": run_files_api,
+    "postgres_ledger": run_postgres_ledger,
 }
 
 

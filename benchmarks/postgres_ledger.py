@@ -1,28 +1,38 @@
 """The ledger case on PostgreSQL: ``PostgresStatusStore`` at 1,000,000 rows, through its port.
 
-    .venv/bin/python -m benchmarks.postgres_ledger [rows]
+    .venv/bin/python -m benchmarks.postgres_ledger [rows [register [claims]]]
 
-A throwaway server (tests/support/postgres_server.py: PG on 127.0.0.1, durability off), then a
-ledger of ``rows - 100,000`` finished files bulk-loaded by plain SQL into ingestflow's own schema,
-as benchmarks/ledger.py does for SQLite (DONE, ~1% FAILED, four workflows in 1,000-file batches,
-one transition each, 1,000 stale TODO files of ``ohlcv``; the counters rebuilt from the rows).
-Not measured. Then timed, with the same files and workflows as benchmarks/ledger.py:
+Standalone (defaults: 1,000,000 rows, 100,000 registered or a tenth of the rows when fewer, 20
+claims or as many as the registered files allow; prints a Markdown table),
+and part of ``python -m benchmarks``' ledger case: there ``contender.run_postgres_ledger`` calls
+``measure`` in its own child process per run, with the size profile's ``ledger_total_rows``,
+``ledger_register`` and ``ledger_claims`` (so ``--size smoke`` stays small), and the report puts
+the numbers beside SQLite's.
 
-- ``register``: 100,000 new files in chunks of 5,000 (what discovery does) -> files/s;
+A throwaway server (tests/support/postgres_server.py: PG on 127.0.0.1, durability off, the
+``SETTINGS`` below), then a ledger of ``rows - register`` finished files bulk-loaded by plain SQL
+into ingestflow's own schema, as benchmarks/ledger.py does for SQLite (DONE, ~1% FAILED, four
+workflows in 1,000-file batches, one transition each, up to 1,000 stale TODO files of ``ohlcv``;
+the counters rebuilt from the rows). Not measured. Then timed, with the same files and
+workflows as benchmarks/ledger.py:
+
+- ``register``: ``register`` new files in chunks of 5,000 (what discovery does) -> files/s;
 - ``reregister``: the same files again, unchanged (a restart's listing) -> files/s;
-- ``claim``: 20 claims of 1,000 files -> median ms;
+- ``claim``: ``claims`` claims of 1,000 files -> median ms;
 - ``finish``: one claimed batch finished with one 1,000-outcome call -> ms.
+
+The measuring process is the client: the server's own CPU time and memory are not in the
+child's figures.
 """
 
 from __future__ import annotations
 
-import importlib
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
+from benchmarks import pg
 from benchmarks.ledger import BUCKET, CLAIM_FILES, REGISTER_CHUNK, STALE_ROWS, WORKFLOWS, new_files
 from ingestflow.adapters.state.postgres import PostgresStatusStore
 from ingestflow.domain.records import FileOutcome
@@ -106,28 +116,45 @@ def _register(store: PostgresStatusStore, files: list[Any], now: float) -> dict[
         store.register(BUCKET, files[start : start + REGISTER_CHUNK], now)
         chunk_ms.append(_ms(t))
     seconds = time.perf_counter() - started
-    return {"files_per_s": len(files) / seconds, "chunk_ms": chunk_ms}
+    return {
+        "files": len(files),
+        "seconds": seconds,
+        "files_per_s": len(files) / seconds,
+        "chunk_ms": chunk_ms,
+    }
 
 
-def measure(rows: int = 1_000_000) -> dict[str, Any]:
-    """Start a server, load `rows - 100,000` rows, time the port (see the module docstring)."""
-    # The tests' throwaway server (tests/support is not a package).
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
-    server = importlib.import_module("postgres_server").PostgresServer(SETTINGS).start()
+def measure(
+    rows: int = 1_000_000, register: int = REGISTER, claims: int = CLAIMS
+) -> dict[str, Any]:
+    """Start a server, load `rows - register` rows, time the port (see the module docstring)."""
+    if not 0 < register < rows:
+        raise ValueError(f"register must be between 1 and rows - 1: {register} of {rows}")
+    waiting = register + min(STALE_ROWS, (rows - register) // 10)
+    if not 0 < claims * CLAIM_FILES <= waiting:
+        raise ValueError(
+            f"{claims} claims of {CLAIM_FILES} need that many waiting files: {waiting}"
+        )
+    job_started = time.perf_counter()
+    server = pg.start_server(SETTINGS)
+    out: dict[str, Any] = {
+        "server_start_s": time.perf_counter() - job_started,
+        "server_version": server.bindir.parent.name,  # /usr/lib/postgresql/<version>/bin
+    }
     try:
         url = server.new_database()
         store = PostgresStatusStore(url)
         store.sync_workflows(WORKFLOWS)
         started = time.perf_counter()
-        load(url, rows - REGISTER)
-        out: dict[str, Any] = {"rows": rows, "load_s": time.perf_counter() - started}
+        load(url, rows - register)
+        out.update(rows=rows, load_s=time.perf_counter() - started, settings=dict(SETTINGS))
         now = time.time()
-        files = new_files(REGISTER, now)
+        files = new_files(register, now)
         out["register"] = _register(store, files, now)
         out["reregister"] = _register(store, files, now)
         out["rows_at_measure"] = sum(store.counts().values())
         ohlcv, claim_ms, batches = WORKFLOWS[0], [], []
-        for _ in range(CLAIMS):
+        for _ in range(claims):
             t = time.perf_counter()
             batch = store.claim(ohlcv, now, "bench:2")
             claim_ms.append(_ms(t))
@@ -145,9 +172,10 @@ def measure(rows: int = 1_000_000) -> dict[str, Any]:
         if finished.done != CLAIM_FILES:
             raise SystemExit(f"finish marked {finished.done} files done, expected {CLAIM_FILES}")
         store.close()
-        return out
     finally:
         server.stop()
+    out["job_s"] = time.perf_counter() - job_started
+    return out
 
 
 def table(out: dict[str, Any]) -> str:
@@ -158,7 +186,8 @@ def table(out: dict[str, Any]) -> str:
         "",
         "| measurement | result | goal |",
         "|---|---|---|",
-        f"| register 100k new files (5k chunks) | {out['register']['files_per_s']:,.0f} files/s"
+        f"| register {out['register']['files']:,} new files (5k chunks) "
+        f"| {out['register']['files_per_s']:,.0f} files/s"
         " | >= 50,000 files/s |",
         f"| re-register the same files | {out['reregister']['files_per_s']:,.0f} files/s | |",
         f"| claim 1,000 files (median of {len(claim)}) | {statistics.median(claim):.1f} ms"
@@ -168,5 +197,17 @@ def table(out: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def main(argv: list[str]) -> int:
+    numbers = [int(a.replace(",", "").replace("_", "")) for a in argv]
+    if len(numbers) > 3:
+        print("usage: python -m benchmarks.postgres_ledger [rows [register [claims]]]")
+        return 2
+    rows = numbers[0] if numbers else 1_000_000
+    register = numbers[1] if len(numbers) > 1 else min(REGISTER, rows // 10)
+    claims = numbers[2] if len(numbers) > 2 else min(CLAIMS, register // CLAIM_FILES)
+    print(table(measure(rows, register, claims)))
+    return 0
+
+
 if __name__ == "__main__":
-    print(table(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)))
+    sys.exit(main(sys.argv[1:]))

@@ -4,6 +4,11 @@ Every timing is summarised over the runs as median, min and max. Throughputs and
 medians. Ratios are *throughput* ratios: ``contender MB/s ÷ reference MB/s`` (1.0 = as fast,
 0.5 = half as fast), computed per input byte so a contender that processed a subset of the files
 (``--spark-max-files``) is still compared fairly.
+
+A target has a goal (status ``pass`` or ``miss``; a miss is reported, never an error) or, when
+the issue gives none, is informational (``info``: the value is shown, no goal, no verdict), and
+is ``n/a`` when its inputs were not measured. Text that comes from files, keys or errors goes
+into the Markdown only through ``_cell`` (table cells) or ``_fenced`` (code blocks).
 """
 
 from __future__ import annotations
@@ -111,6 +116,69 @@ def files_api_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def postgres_ledger_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ledger case's PostgreSQL runs (benchmarks.postgres_ledger, one child each) pooled:
+    files/s per run as spreads, the claims of every run as one sample."""
+    first = runs[0]
+    return {
+        "runs": len(runs),
+        "rows_at_measure": first["rows_at_measure"],
+        "register_files": first["register"]["files"],
+        "settings": first.get("settings", {}),
+        "server_version": first.get("server_version"),
+        "register_files_per_s": spread([r["register"]["files_per_s"] for r in runs]),
+        "reregister_files_per_s": spread([r["reregister"]["files_per_s"] for r in runs]),
+        "claim_ms": latency_stats([v for r in runs for v in r["claim_ms"]]),
+        "finish_batch_ms": latency_stats([r["finish_batch_ms"] for r in runs]),
+        "server_start_s": spread([r["server_start_s"] for r in runs]),
+        "load_s": spread([r["load_s"] for r in runs]),
+        "summary": {m: spread([r[m] for r in runs]) for m in ("wall_s", "cpu_s", "peak_rss_mib")},
+        "run_results": runs,
+    }
+
+
+def workers_summary(
+    runs: dict[int, list[dict[str, Any]]], dataset: dict[str, Any], batch_files: int, cpus: int
+) -> dict[str, Any]:
+    """The workers case (benchmarks.workers): per worker count, spreads over runs, files/s from
+    the median times, and the speed-up over one worker (wall time, and the ledger's span)."""
+    counts: dict[str, dict[str, Any]] = {}
+    for n, rs in runs.items():
+        if not rs:
+            continue
+        files = rs[0]["files"]
+        wall, span = spread([r["wall_s"] for r in rs]), spread([r["span_s"] for r in rs])
+        last = rs[-1]
+        counts[str(n)] = {
+            "workers": n,
+            "files": files,
+            "wall_s": wall,
+            "span_s": span,
+            "ready_s": spread([r["ready_s"] for r in rs]),
+            "files_per_s": files / wall["median"],
+            "span_files_per_s": files / span["median"] if span["median"] > 0 else None,
+            "cpu_s": spread([r["cpu_s"] for r in rs]),
+            "peak_rss_mib": spread([r["peak_rss_mib"] for r in rs]),
+            "batches": last["batches"],
+            "batches_per_worker": [p["batches"] for p in last["processes"] if p["role"] == "work"],
+            "check_ok": all(r["check_ok"] for r in rs),
+            "runs": rs,
+        }
+    one = counts.get("1")
+    for info in counts.values():
+        info["speedup"] = info["files_per_s"] / one["files_per_s"] if one else None
+        span_one = one["span_files_per_s"] if one else None
+        span_n = info["span_files_per_s"]
+        info["span_speedup"] = span_n / span_one if span_n and span_one else None
+    return {
+        "dataset": dataset,
+        "batch_files": batch_files,
+        "cpus": cpus,
+        "runs": max((len(rs) for rs in runs.values()), default=0),
+        "counts": counts,
+    }
+
+
 def _target(
     tid: str, text: str, value: float | None, op: str, goal: float, unit: str, note: str = ""
 ) -> dict[str, Any]:
@@ -126,6 +194,20 @@ def _target(
         "target": goal,
         "unit": unit,
         "status": status,
+        "note": note,
+    }
+
+
+def _info(tid: str, text: str, value: float | None, unit: str, note: str = "") -> dict[str, Any]:
+    """A figure the issue asks to see without a goal: status ``info`` (``n/a`` unmeasured)."""
+    return {
+        "id": tid,
+        "description": text,
+        "value": value,
+        "op": "",
+        "target": None,
+        "unit": unit,
+        "status": "n/a" if value is None else "info",
         "note": note,
     }
 
@@ -265,6 +347,30 @@ def targets(cases: dict[str, Any], size: str) -> list[dict[str, Any]]:
             "median over runs",
         )
     )
+    pgl = ledger.get("postgres") if ledger else None
+    pg_at = f" (at {pgl['rows_at_measure']:,} rows)" if pgl else ""
+    out.append(
+        _target(
+            "ledger_pg_register",
+            "ledger (PostgreSQL): register files/s" + pg_at,
+            pgl["register_files_per_s"]["median"] if pgl else None,
+            ">=",
+            50_000.0,
+            "files/s",
+            "median over runs; the same target as SQLite's",
+        )
+    )
+    out.append(
+        _target(
+            "ledger_pg_claim",
+            "ledger (PostgreSQL): claim of 1,000 files" + pg_at,
+            pgl["claim_ms"]["p50"] if pgl else None,
+            "<",
+            30.0,
+            "ms",
+            "median over all calls of all runs; the same target as SQLite's",
+        )
+    )
     api = ledger.get("files_api") if ledger else None
     api_at = f" (at {api['rows_at_measure']:,} rows)" if api else ""
     for qid, q in (api or {}).get("queries", {}).items():
@@ -293,6 +399,38 @@ def targets(cases: dict[str, Any], size: str) -> list[dict[str, Any]]:
             "ledger end_time - upload_time",
         )
     )
+    for name, case in (("large", large), ("small", small)):
+        engine, reference = _thr(case, "ingestflow_spark"), _thr(case, "pyspark")
+        wall_engine = _thr(case, "ingestflow_spark", "wall_mb_per_s")
+        wall_reference = _thr(case, "pyspark", "wall_mb_per_s")
+        wall = (
+            f"; wall incl. session start {wall_engine / wall_reference:.2f} ×"
+            if wall_engine and wall_reference
+            else ""
+        )
+        out.append(
+            _info(
+                f"{name}_spark_engine_vs_pyspark",
+                f"{name} files: Spark engine (ingestflow_spark) throughput ÷ reference PySpark job",
+                engine / reference if engine and reference else None,
+                "×",
+                "job time per input byte, Spark session start excluded for both" + wall,
+            )
+        )
+    workers = cases.get("workers")
+    for n in (2, 4):
+        info = workers["counts"].get(str(n)) if workers else None
+        cpus = workers["cpus"] if workers else None
+        out.append(
+            _info(
+                f"workers_speedup_{n}",
+                f"workers: files/s with {n} workers ÷ with 1 (one PostgreSQL ledger)",
+                info["speedup"] if info else None,
+                "×",
+                "wall time from the files' arrival to the last DONE, processes already up"
+                + (f"; {cpus} CPUs: at most {min(n, cpus)} ×" if cpus else ""),
+            )
+        )
     rss = None
     if large and "ingestflow" in large["contenders"]:
         rss = large["contenders"]["ingestflow"]["summary"]["peak_rss_mib"]["max"]
@@ -325,6 +463,24 @@ def _f(value: float | None, digits: int = 2) -> str:
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     return f"{value:.{digits}f}"
+
+
+def _cell(text: Any) -> str:
+    """`text` as literal table-cell content: Markdown and HTML specials escaped, one line."""
+    value = " ".join(str(text).split())
+    for char in "\\`*_[]<>|#":
+        value = value.replace(char, "\\" + char)
+    return value
+
+
+def _fenced(text: str) -> list[str]:
+    """`text` as a code block whose fence is longer than any backtick run inside it."""
+    longest, run = 0, 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * max(3, longest + 1)
+    return [fence, text, fence]
 
 
 def _mmm(spread_: dict[str, float] | None, digits: int = 2) -> str:
@@ -368,8 +524,8 @@ def _checks_table(case: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _phases(case: dict[str, Any]) -> list[str]:
-    info = case["contenders"].get("ingestflow")
+def _phases(case: dict[str, Any], name: str = "ingestflow") -> list[str]:
+    info = case["contenders"].get(name)
     if not info:
         return []
     run = min(info["runs"], key=lambda r: r["job_s"])
@@ -382,7 +538,7 @@ def _phases(case: dict[str, Any]) -> list[str]:
     )
     return [
         "",
-        f"ingestflow time split (fastest run, job {run['job_s']:.3f} s): {named}; ledger calls "
+        f"{name} time split (fastest run, job {run['job_s']:.3f} s): {named}; ledger calls "
         f"{ledger:.3f} s in all ({calls}; register runs inside reconcile).",
     ]
 
@@ -422,6 +578,103 @@ def _ledger_section(ledger: dict[str, Any]) -> list[str]:
         f"{_mmm(ledger['summary']['cpu_s'])} CPU s, "
         f"{_mmm(ledger['summary']['peak_rss_mib'], 0)} MiB peak RSS | | | |"
     )
+    return lines
+
+
+def _judged(value: float, op: str, goal: float) -> str:
+    return "pass" if (value >= goal if op == ">=" else value < goal) else "**MISS**"
+
+
+def postgres_ledger_section(ledger: dict[str, Any]) -> list[str]:
+    """SQLite and PostgreSQL side by side (the ledger case's two stores)."""
+    pgl = ledger["postgres"]
+    settings = ", ".join(f"{_cell(k)} = {_cell(v)}" for k, v in pgl.get("settings", {}).items())
+    sq_reg, pg_reg = ledger["register_files_per_s"]["median"], pgl["register_files_per_s"]["median"]
+    sq_claim, pg_claim = ledger["claim_ms"]["p50"], pgl["claim_ms"]["p50"]
+    sq_fin = _median_of(ledger.get("finish_batch_ms"))
+    sq, ps = ledger["summary"], pgl["summary"]
+    return [
+        f"SQLite beside PostgreSQL: `SqliteStatusStore` at {ledger['rows_at_measure']:,} rows, "
+        f"`PostgresStatusStore` at {pgl['rows_at_measure']:,} rows, the same files, workflows "
+        f"and port calls ({pgl['register_files']:,} files registered into an already loaded "
+        f"ledger), {ledger['runs']} / {pgl['runs']} run(s). PostgreSQL"
+        + (f" {_cell(pgl['server_version'])}" if pgl.get("server_version") else "")
+        + ": a throwaway server per run "
+        f"(tests/support/postgres_server.py, 127.0.0.1, durability off: fsync, "
+        f"synchronous_commit and full_page_writes off; {settings or 'default settings'}), "
+        f"started in {_mmm(pgl['server_start_s'])} s and bulk-loaded in {_mmm(pgl['load_s'])} s "
+        "(not measured). Same targets for both stores.",
+        "",
+        "| operation | SQLite | PostgreSQL | goal | unit |",
+        "|---|---:|---:|---|---|",
+        f"| register (new files, chunks of 5,000) | {_f(sq_reg)} ({_judged(sq_reg, '>=', 5e4)}) "
+        f"| {_f(pg_reg)} ({_judged(pg_reg, '>=', 5e4)}) | >= 50,000 | files/s (median over runs) |",
+        f"| re-register (unchanged files) | {_f(ledger['reregister_files_per_s']['median'])} "
+        f"| {_f(pgl['reregister_files_per_s']['median'])} | – | files/s (median over runs) |",
+        f"| claim of 1,000 files, median | {_f(sq_claim)} ({_judged(sq_claim, '<', 30.0)}) "
+        f"| {_f(pg_claim)} ({_judged(pg_claim, '<', 30.0)}) | < 30 "
+        f"| ms ({ledger['claim_ms']['n']} / {pgl['claim_ms']['n']} calls) |",
+        f"| finish of 1,000 outcomes in one call | {_f(sq_fin)} "
+        f"| {_f(pgl['finish_batch_ms']['p50'])} | – | ms (median over runs) |",
+        f"| measuring child process | {_mmm(sq['wall_s'])} wall s, {_mmm(sq['cpu_s'])} CPU s, "
+        f"{_mmm(sq['peak_rss_mib'], 0)} MiB | {_mmm(ps['wall_s'])} wall s, "
+        f"{_mmm(ps['cpu_s'])} CPU s, {_mmm(ps['peak_rss_mib'], 0)} MiB (client only: the "
+        "server's work is not in it; start and load included) | | |",
+    ]
+
+
+def workers_section(workers: dict[str, Any]) -> list[str]:
+    """The workers case's table (benchmarks.workers)."""
+    ds, cpus = workers["dataset"], workers["cpus"]
+    lines = [
+        f"{ds['files']:,} small CSV files ({ds['bytes'] / 1e6:,.1f} MB, {ds['rows']:,} rows), "
+        f'`batch_size = max_batch_files = {workers["batch_files"]}`, `max_wait = "0s"`; one '
+        "`ingestflow run --role discover` (it registers what lands) plus N `ingestflow run "
+        "--role work` processes (DuckDB, `threads = 1`) on one PostgreSQL ledger (a fresh one "
+        "per run, one throwaway server for the case, durability off), all started and idle "
+        "before the files land; "
+        f"{workers['runs']} run(s) per N, median (min–max). wall s: from the first file renamed "
+        "into the landing folder (all of them within milliseconds) until the ledger counts "
+        "every file DONE; ledger span: from the first registration to the last DONE (the "
+        "ledger's times); ready s: from starting the processes until all were up and idle "
+        "(not in wall s); CPU s: all the ingestflow processes, start-up included (not the "
+        "PostgreSQL server).",
+        "",
+        f"This machine has {cpus} CPU(s): each worker runs one DuckDB thread, so N workers use at "
+        f"most min(N, {cpus}) cores, and 4 workers cannot be 4× one worker "
+        f"(at most {min(4, cpus)}× here, less the discoverer, the server and the harness).",
+        "",
+        "| workers | wall s | files/s | speed-up | ledger span s | files/s (span) "
+        "| speed-up (span) | ready s | batches (per worker, last run) | CPU s | peak RSS MiB "
+        "| check |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|",
+    ]
+    for info in workers["counts"].values():
+        shares = ", ".join("?" if b is None else str(b) for b in info["batches_per_worker"])
+        check = "ok" if info["check_ok"] else "MISMATCH"
+        lines.append(
+            f"| {info['workers']} | {_mmm(info['wall_s'])} | {_f(info['files_per_s'], 1)} "
+            f"| {_f(info['speedup'])} | {_mmm(info['span_s'])} "
+            f"| {_f(info['span_files_per_s'], 1)} | {_f(info['span_speedup'])} "
+            f"| {_mmm(info['ready_s'])} | {info['batches']} ({shares}) | {_mmm(info['cpu_s'])} "
+            f"| {_mmm(info['peak_rss_mib'], 0)} | {check} |"
+        )
+    lines += [
+        "",
+        "check: every file of the data set TODO -> PROCESSING -> DONE exactly once in the "
+        "ledger's transitions, every process exited 0 after SIGTERM, and the outputs (one "
+        "Parquet file per input) agree with the expected values:",
+        "",
+        "| workers | Parquet files | rows | sum(price_change) | expected rows | expected sum |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for info in workers["counts"].values():
+        run = info["runs"][-1]
+        got, exp = run["check"], run["expected"]
+        lines.append(
+            f"| {info['workers']} | {got['parquet_files']:,} | {got['rows']:,} "
+            f"| {got['sum_price_change']:.9g} | {exp['rows']:,} | {exp['sum_price_change']:.9g} |"
+        )
     return lines
 
 
@@ -507,7 +760,7 @@ def markdown(results: dict[str, Any]) -> str:
         + f" (a quiet machine is near 0; {meta['machine']['cpus']} CPUs)",
     ]
     if results.get("error"):
-        lines += ["", "## ERROR", "", "```", results["error"], "```"]
+        lines += ["", "## ERROR", "", *_fenced(str(results["error"]))]
     cases = results["cases"]
     if results.get("targets"):
         lines += [
@@ -527,11 +780,11 @@ def markdown(results: dict[str, Any]) -> str:
             "|---|---:|---:|---|---|",
         ]
         for t in results["targets"]:
-            status = {"pass": "pass", "miss": "**MISS**", "n/a": "n/a"}[t["status"]]
+            status = {"pass": "pass", "miss": "**MISS**", "n/a": "n/a", "info": "info"}
             value = "n/a" if t["value"] is None else f"{_f(t['value'])} {t['unit']}"
+            goal = "no goal" if t["target"] is None else f"{t['op']} {_f(t['target'])} {t['unit']}"
             lines.append(
-                f"| {t['description']} | {value} | {t['op']} "
-                f"{_f(t['target'])} {t['unit']} | {status} | {t['note']} |"
+                f"| {t['description']} | {value} | {goal} | {status[t['status']]} | {t['note']} |"
             )
     titles = {
         "large": "Case 1 — few large files",
@@ -552,6 +805,7 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             *_files_table(case),
             *_phases(case),
+            *_phases(case, "ingestflow_spark"),
             "",
             "Output checks (last run, DuckDB over each contender's Parquet):",
             "",
@@ -561,10 +815,19 @@ def markdown(results: dict[str, Any]) -> str:
             lines += ["", case["note"]]
     if cases.get("ledger"):
         lines += ["", "## Case 3 — ledger", "", *_ledger_section(cases["ledger"])]
+        if cases["ledger"].get("postgres"):
+            lines += ["", *postgres_ledger_section(cases["ledger"])]
         if cases["ledger"].get("files_api"):
             lines += ["", *files_api_section(cases["ledger"]["files_api"])]
     if cases.get("latency"):
         lines += ["", "## Case 4 — latency", "", *_latency_section(cases["latency"])]
+    if cases.get("workers"):
+        lines += [
+            "",
+            "## Case 5 — workers on one PostgreSQL ledger",
+            "",
+            *workers_section(cases["workers"]),
+        ]
     lines += [
         "",
         "## What is measured",
@@ -579,6 +842,12 @@ def markdown(results: dict[str, Any]) -> str:
         "turns run by run.",
         "- Bare engines parse the one timestamp format of the data and skip ingestflow's input "
         "checks: they are the floor.",
+        "- ingestflow_spark: ingestflow end to end on the Spark engine (`local[2]`), every file "
+        "of the case in one batch; its Spark start s (import + session) is apart from job s, as "
+        "for pyspark, the reference job it is compared with.",
+        "- PostgreSQL figures (ledger case, workers case) come from a throwaway local server "
+        "with durability off; the measured processes are its clients, the server's own CPU time "
+        "and memory are not in their figures.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -23,6 +23,7 @@ class SizeProfile:
     ledger_claims: int  # 1,000-file claims timed
     ledger_query_repeats: int  # backlog / stale queries timed
     latency_files: int  # files dropped one at a time into `ingestflow run`
+    workers_batch_files: int  # workers case: batch_size = max_batch_files (the unit shared out)
     timeout_s: float  # per child process
 
 
@@ -39,6 +40,7 @@ SIZES: dict[str, SizeProfile] = {
         ledger_claims=3,
         ledger_query_repeats=5,
         latency_files=5,
+        workers_batch_files=3,
         timeout_s=300,
     ),
     "medium": SizeProfile(
@@ -53,6 +55,7 @@ SIZES: dict[str, SizeProfile] = {
         ledger_claims=10,
         ledger_query_repeats=20,
         latency_files=20,
+        workers_batch_files=10,
         timeout_s=1800,
     ),
     "full": SizeProfile(
@@ -67,6 +70,7 @@ SIZES: dict[str, SizeProfile] = {
         ledger_claims=20,
         ledger_query_repeats=30,
         latency_files=50,
+        workers_batch_files=50,
         timeout_s=4 * 3600,
     ),
 }
