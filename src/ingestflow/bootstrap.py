@@ -54,11 +54,18 @@ def _postgres_store(settings: Settings, environ: Mapping[str, str] | None = None
 
 
 def _ledger_password(settings: Settings, environ: Mapping[str, str] | None = None) -> Secret | None:
-    """The password from `[ledger] password_env`; None: libpq's PGPASSWORD / ~/.pgpass."""
-    if settings.ledger_password_env is None:
-        return None
-    environ = os.environ if environ is None else environ
-    return read_secret("ledger.password_env", settings.ledger_password_env, None, environ)
+    """The password from `[ledger] password_env`, `password_ssm` or `password_secret` (AWS
+    stores read once per process); None: libpq's PGPASSWORD / ~/.pgpass."""
+    ref = settings.ledger_password
+    if ref is None or ref.source == "env":
+        name = ref.name if ref is not None else settings.ledger_password_env
+        if name is None:
+            return None
+        environ = os.environ if environ is None else environ
+        return read_secret("ledger.password_env", name, None, environ)
+    from ingestflow.adapters.secrets import resolve_secret
+
+    return resolve_secret(ref, environ)
 
 
 def _wakeup(settings: Settings, role: str) -> Wakeup | None:

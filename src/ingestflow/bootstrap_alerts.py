@@ -9,8 +9,9 @@ import threading
 from collections.abc import Mapping
 
 from ingestflow.adapters.processes import owner_id
+from ingestflow.adapters.secrets import resolve_secret
 from ingestflow.config.alerts import NotifierSettings
-from ingestflow.config.secrets import Secret, read_secret
+from ingestflow.config.secrets import Secret, SecretRef
 from ingestflow.config.settings import Settings
 from ingestflow.ports import Notifier, StatusStore
 from ingestflow.services.alerting import Alerting, AlertPolicy
@@ -25,16 +26,19 @@ def alert_interval(settings: Settings) -> float:
     return max(MIN_ALERT_INTERVAL, settings.schedule_interval)
 
 
+def _secret(ref: SecretRef | None, environ: Mapping[str, str]) -> Secret | None:
+    return None if ref is None else resolve_secret(ref, environ)
+
+
 def build_notifier(n: NotifierSettings, environ: Mapping[str, str] | None = None) -> Notifier:
+    """The notifier `n` describes, its secrets read (AWS stores once per process). Raises
+    ConfigError for a secret that cannot be read or a setting the adapter refuses."""
     environ = os.environ if environ is None else environ
-    where = f"alerts.notifiers.{n.name}"
     o = n.options
     if n.type == "smtp":
         from ingestflow.adapters.notify.smtp import SmtpNotifier
 
-        password = None
-        if o["password_env"] is not None:
-            password = read_secret(f"{where}.password_env", o["password_env"], None, environ)
+        password = _secret(o["password"], environ)
         return SmtpNotifier(
             n.name,
             o["host"],
@@ -49,14 +53,12 @@ def build_notifier(n: NotifierSettings, environ: Mapping[str, str] | None = None
     if n.type == "webhook":
         from ingestflow.adapters.notify.webhook import WebhookNotifier
 
-        if o["url_env"] is not None:
-            url = read_secret(f"{where}.url_env", o["url_env"], None, environ)
-        else:
-            url = Secret(o["url"])
-        secret = None
-        if o["secret_env"] is not None:
-            secret = read_secret(f"{where}.secret_env", o["secret_env"], None, environ)
-        return WebhookNotifier(n.name, url, o["format"], secret)
+        url = _secret(o["url_ref"], environ) or Secret(o["url"])
+        return WebhookNotifier(n.name, url, o["format"], _secret(o["secret"], environ))
+    if n.type == "sns":
+        from ingestflow.adapters.notify.sns import SNSNotifier
+
+        return SNSNotifier(n.name, o["topic_arn"])
     from ingestflow.adapters.notify.stdout import StdoutNotifier
 
     return StdoutNotifier(n.name)

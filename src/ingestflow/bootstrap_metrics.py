@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ingestflow.adapters.processes import is_dead_local_owner, owner_id
+from ingestflow.adapters.secrets import resolve_secret
 from ingestflow.config.secrets import Secret, read_secret
 from ingestflow.config.settings import Settings
 from ingestflow.domain.errors import MissingExtraError
@@ -26,14 +27,11 @@ def metrics_context(settings: Settings) -> MetricsContext:
 
 
 def datadog_api_key(settings: Settings, environ: Mapping[str, str] | None = None) -> Secret:
+    """The API key from `api_key_env`, `api_key_file`, `api_key_ssm` or `api_key_secret`
+    (AWS stores are read once per process). Raises ConfigError naming the key."""
     datadog = settings.metrics.datadog
     assert datadog is not None
-    return read_secret(
-        "metrics.datadog.api_key_env",
-        datadog.api_key_env,
-        datadog.api_key_file,
-        os.environ if environ is None else environ,
-    )
+    return resolve_secret(datadog.api_key, os.environ if environ is None else environ)
 
 
 def build_sinks(settings: Settings, environ: Mapping[str, str] | None = None) -> list[MetricsSink]:

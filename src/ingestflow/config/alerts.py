@@ -5,26 +5,36 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ingestflow.config.known import check_known
 from ingestflow.config.schedules import cron, time_zone
-from ingestflow.config.values import duration, env_name, flag, integer, text
+from ingestflow.config.secrets import SecretRef, secret_ref
+from ingestflow.config.values import duration, flag, integer, text
 from ingestflow.domain.alerts import DEFAULT_MAX_RENOTIFY, DEFAULT_RENOTIFY
 from ingestflow.domain.errors import ConfigError
 
 ALERTS_KEYS = frozenset(
     {"renotify", "max_renotify", "report_cron", "timezone", "report_when_ok", "notifiers"}
 )
-NOTIFIER_TYPES = ("smtp", "webhook", "stdout")
+NOTIFIER_TYPES = ("smtp", "webhook", "stdout", "sns")
+# A secret of a notifier comes from one of <stem>_env, <stem>_ssm or <stem>_secret.
+_AWS_SOURCES = ("env", "ssm", "secret")
 NOTIFIER_KEYS: dict[str, frozenset[str]] = {
     "smtp": frozenset(
-        {"name", "type", "host", "port", "security", "username", "password_env", "from", "to"}
-        | {"verify"}
+        {"name", "type", "host", "port", "security", "username", "from", "to", "verify"}
+        | {f"password_{s}" for s in _AWS_SOURCES}
     ),
-    "webhook": frozenset({"name", "type", "url", "url_env", "format", "secret_env"}),
+    "webhook": frozenset(
+        {"name", "type", "url", "format"}
+        | {f"{stem}_{s}" for stem in ("url", "secret") for s in _AWS_SOURCES}
+    ),
     "stdout": frozenset({"name", "type"}),
+    "sns": frozenset({"name", "type", "topic_arn"}),
 }
+# Standard topics only: a FIFO topic (".fifo") needs group and deduplication ids.
+SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 SECURITY = ("tls", "starttls", "none")
 WEBHOOK_FORMATS = ("slack", "json")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -33,7 +43,8 @@ _ADDRESS = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+$")
 
 @dataclass(frozen=True)
 class NotifierSettings:
-    """One `[[alerts.notifiers]]` table; `options` holds its type's keys (validated)."""
+    """One `[[alerts.notifiers]]` table; `options` holds its type's keys (validated), its
+    secrets as SecretRefs (`password`, `url_ref`, `secret`), never their values."""
 
     name: str
     type: str
@@ -98,6 +109,8 @@ def _notifier(table: Any, index: int) -> NotifierSettings:
         options = _smtp(options, where)
     elif kind == "webhook":
         options = _webhook(options, where)
+    elif kind == "sns":
+        options = _sns(options, where)
     return NotifierSettings(name, kind, options)
 
 
@@ -118,14 +131,18 @@ def _smtp(options: dict[str, Any], where: str) -> dict[str, Any]:
     username = options.get("username")
     if username is not None:
         text(username, f"{where}.username")
-        if "password_env" not in options:
-            raise ConfigError(f"{where}.password_env", "is needed with username")
+    password = _secret(options, "password", where)
+    if username is not None and password is None:
+        raise ConfigError(
+            f"{where}.password_env", "is needed with username (or password_ssm, password_secret)"
+        )
     return {
         "host": text(options.get("host"), f"{where}.host"),
         "port": integer(options.get("port", default_port), f"{where}.port", maximum=65535),
         "security": security,
         "username": username,
-        "password_env": _optional_env(options, "password_env", where),
+        "password_env": password.name if password and password.source == "env" else None,
+        "password": password,
         "from": options["from"],
         "to": tuple(to),
         "verify": flag(options.get("verify", True), f"{where}.verify"),
@@ -133,8 +150,11 @@ def _smtp(options: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def _webhook(options: dict[str, Any], where: str) -> dict[str, Any]:
-    if ("url" in options) == ("url_env" in options):
-        raise ConfigError(f"{where}.url", "set exactly one of url or url_env")
+    url_keys = [k for k in ("url", "url_env", "url_ssm", "url_secret") if k in options]
+    if len(url_keys) != 1:
+        raise ConfigError(f"{where}.url", "set exactly one of url, url_env, url_ssm or url_secret")
+    url_ref = _secret(options, "url", where)
+    secret = _secret(options, "secret", where)
     url = options.get("url")
     if url is not None and not re.match(r"^https?://\S+$", text(url, f"{where}.url")):
         raise ConfigError(f"{where}.url", "must be an http(s) URL")
@@ -143,11 +163,25 @@ def _webhook(options: dict[str, Any], where: str) -> dict[str, Any]:
         raise ConfigError(f"{where}.format", f"must be one of {', '.join(WEBHOOK_FORMATS)}")
     return {
         "url": url,
-        "url_env": _optional_env(options, "url_env", where),
+        "url_env": url_ref.name if url_ref and url_ref.source == "env" else None,
+        "url_ref": url_ref,
         "format": fmt,
-        "secret_env": _optional_env(options, "secret_env", where),
+        "secret_env": secret.name if secret and secret.source == "env" else None,
+        "secret": secret,
     }
 
 
-def _optional_env(options: dict[str, Any], key: str, where: str) -> str | None:
-    return env_name(options[key], f"{where}.{key}") if key in options else None
+def _sns(options: dict[str, Any], where: str) -> dict[str, Any]:
+    arn = text(options.get("topic_arn"), f"{where}.topic_arn")
+    if arn.endswith(".fifo"):
+        raise ConfigError(f"{where}.topic_arn", "FIFO topics are not supported: use a standard one")
+    if not SNS_TOPIC_ARN.match(arn):
+        raise ConfigError(
+            f"{where}.topic_arn",
+            f"{arn!r} is not an SNS topic ARN (arn:aws:sns:<region>:<12-digit account>:<topic>)",
+        )
+    return {"topic_arn": arn}
+
+
+def _secret(options: dict[str, Any], stem: str, where: str) -> SecretRef | None:
+    return secret_ref(options, stem, where, Path("."), sources=_AWS_SOURCES)

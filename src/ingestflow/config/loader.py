@@ -127,6 +127,7 @@ def load_settings(
     bucket = landing_t.get("bucket")
     if bucket is not None and (not isinstance(bucket, str) or not bucket):
         raise ConfigError("landing.bucket", "must be a non-empty string")
+    password = sections.password(ledger_t)
     transforms = parse_transforms(raw.get("transforms"))
     workflows = parse_workflows(raw.get("workflows"), transforms)
     settings = Settings(
@@ -145,7 +146,8 @@ def load_settings(
         ledger_url=url,
         ledger_path=ledger,
         ledger_kind=kind,
-        ledger_password_env=sections.password_env(ledger_t),
+        ledger_password_env=password.name if password and password.source == "env" else None,
+        ledger_password=password,
         ledger_pool_size=sections.pool_size(ledger_t.get("pool_size", 4)),
         schedule_interval=duration(
             raw.get("schedule_interval", "1s"),

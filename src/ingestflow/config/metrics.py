@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestflow.config.known import check_known
+from ingestflow.config.secrets import SecretRef, secret_ref
 from ingestflow.config.sections import SECTION_KEYS
 from ingestflow.config.values import duration, env_name, integer, text
 from ingestflow.domain.errors import ConfigError
@@ -18,7 +19,10 @@ from ingestflow.domain.metrics import DEFAULT_FOLDER_DEPTH, MAX_FOLDER_DEPTH
 SINKS = ("datadog", "dogstatsd", "prometheus", "jsonl")
 METRICS_KEYS = frozenset({"env", "folder_depth", "flush_timeout", *SINKS})
 SINK_KEYS: dict[str, frozenset[str]] = {
-    "datadog": frozenset({"api_key_env", "api_key_file", "app_key_env", "site", "url", "tags"}),
+    "datadog": frozenset(
+        {"api_key_env", "api_key_file", "api_key_ssm", "api_key_secret"}
+        | {"app_key_env", "site", "url", "tags"}
+    ),
     "dogstatsd": frozenset({"host", "port"}),
     "prometheus": frozenset(),
     "jsonl": frozenset({"path"}),
@@ -31,7 +35,7 @@ _SITE = re.compile(r"^[a-z0-9.-]+\.[a-z]{2,}$")
 @dataclass(frozen=True)
 class DatadogSettings:
     """Where and how to reach Datadog's HTTP API. The keys themselves are never stored here:
-    only the name of the variable (or the file) that holds them."""
+    only where they live (a variable, a file, an SSM parameter or a Secrets Manager secret)."""
 
     api_key_env: str = "DD_API_KEY"
     api_key_file: Path | None = None
@@ -39,6 +43,20 @@ class DatadogSettings:
     site: str = "datadoghq.com"
     url: str | None = None
     tags: tuple[str, ...] = ()
+    api_key_ssm: str | None = None
+    api_key_secret: str | None = None
+
+    @property
+    def api_key(self) -> SecretRef:
+        """Where the API key lives (exactly one source; DD_API_KEY when none is set)."""
+        where = "metrics.datadog.api_key"
+        if self.api_key_ssm is not None:
+            return SecretRef(f"{where}_ssm", "ssm", self.api_key_ssm)
+        if self.api_key_secret is not None:
+            return SecretRef(f"{where}_secret", "secret", self.api_key_secret)
+        if self.api_key_file is not None:
+            return SecretRef(f"{where}_file", "file", str(self.api_key_file))
+        return SecretRef(f"{where}_env", "env", self.api_key_env)
 
     @property
     def base_url(self) -> str:
@@ -130,11 +148,8 @@ def _datadog(table: dict[str, Any] | None, base: Path) -> DatadogSettings | None
     if table is None:
         return None
     where = "metrics.datadog"
-    key_file = table.get("api_key_file")
-    path = None
-    if key_file is not None:
-        path = Path(text(key_file, f"{where}.api_key_file")).expanduser()
-        path = path if path.is_absolute() else base / path
+    api_key = secret_ref(table, "api_key", where, base, default_env="DD_API_KEY")
+    assert api_key is not None
     url = table.get("url")
     if url is not None:
         url = text(url, f"{where}.url")
@@ -146,8 +161,10 @@ def _datadog(table: dict[str, Any] | None, base: Path) -> DatadogSettings | None
     for tag in tags:
         text(tag, f"{where}.tags", _TAG, "a 'key:value' tag (the key starts with a letter)")
     return DatadogSettings(
-        api_key_env=env_name(table.get("api_key_env", "DD_API_KEY"), f"{where}.api_key_env"),
-        api_key_file=path,
+        api_key_env=api_key.name if api_key.source == "env" else "DD_API_KEY",
+        api_key_file=Path(api_key.name) if api_key.source == "file" else None,
+        api_key_ssm=api_key.name if api_key.source == "ssm" else None,
+        api_key_secret=api_key.name if api_key.source == "secret" else None,
         app_key_env=env_name(table.get("app_key_env", "DD_APP_KEY"), f"{where}.app_key_env"),
         site=text(table.get("site", "datadoghq.com"), f"{where}.site", _SITE, "a Datadog site"),
         url=url,

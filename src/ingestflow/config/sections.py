@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ingestflow.config.values import env_name
+from ingestflow.config.secrets import SecretRef, secret_ref
 from ingestflow.domain.errors import ConfigError
 from ingestflow.domain.workflow import MAX_SIZE
 
@@ -18,7 +18,7 @@ SECTION_KEYS: dict[str, frozenset[str]] = {
         {"path", "bucket", "settle", "watch", "follow_symlinks", "reconcile_interval"}
     ),
     "output": frozenset({"path", "compression"}),
-    "ledger": frozenset({"url", "password_env", "pool_size"}),
+    "ledger": frozenset({"url", "password_env", "password_ssm", "password_secret", "pool_size"}),
     "engine": frozenset({"name", "threads", "memory_limit", "master", "conf"}),
     "server": frozenset({"host", "port", "token_env"}),
 }
@@ -82,13 +82,10 @@ def ledger_path(url: str, base: Path) -> Path:
     return path if match.group(1) else path.resolve()
 
 
-def password_env(ledger: Mapping[str, Any]) -> str | None:
-    """`[ledger] password_env`: the variable holding a PostgreSQL ledger's password."""
-    return (
-        env_name(ledger["password_env"], "ledger.password_env")
-        if "password_env" in ledger
-        else None
-    )
+def password(ledger: Mapping[str, Any]) -> SecretRef | None:
+    """Where a PostgreSQL ledger's password lives: `[ledger] password_env` (a variable),
+    `password_ssm` or `password_secret` (one of them); None: libpq's PGPASSWORD / ~/.pgpass."""
+    return secret_ref(ledger, "password", "ledger", Path("."), sources=("env", "ssm", "secret"))
 
 
 ENGINES = ("duckdb", "spark")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ingestflow.config.alerts import AlertsSettings
 from ingestflow.config.metrics import MetricsSettings, ServerSettings
+from ingestflow.config.secrets import SecretRef
 from ingestflow.domain.transform import TransformSpec
 from ingestflow.domain.workflow import Workflow
 
@@ -35,6 +36,8 @@ class Settings:
     engine_conf: dict[str, str] = field(default_factory=dict)
     ledger_kind: str = "sqlite"
     ledger_password_env: str | None = None
+    # Where the password lives when set: password_env, password_ssm or password_secret.
+    ledger_password: SecretRef | None = None
     ledger_pool_size: int = 4
     transforms: dict[str, TransformSpec] = field(default_factory=dict)
     # Symlinks in the landing folder are ignored (listed as unrouted) unless this is true; even

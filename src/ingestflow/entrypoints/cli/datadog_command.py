@@ -50,9 +50,9 @@ def push(
     datadog = chosen.metrics.datadog
     if datadog is None:
         raise ConfigError("metrics.datadog", "is not configured (the API keys and site)")
-    api_key = read_secret(
-        "metrics.datadog.api_key_env", datadog.api_key_env, datadog.api_key_file, os.environ
-    )
+    from ingestflow.bootstrap_metrics import datadog_api_key
+
+    api_key = datadog_api_key(chosen)  # env, file, SSM or Secrets Manager
     app_key = read_secret("metrics.datadog.app_key_env", datadog.app_key_env, None, os.environ)
     actions = push_objects(
         folder or default_folder(),
