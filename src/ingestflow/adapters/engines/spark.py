@@ -9,9 +9,11 @@ with the same schema and values.
   tagged with its file), collected as Arrow and written one Parquet file per input, like the
   DuckDB engine's groups. A file with a bad value fails alone (its rows carry the flags); a
   group whose job fails (a malformed record, corrupt gzip) is split in halves down to files.
-- Large files go one by one: Spark writes the single part file into a temporary folder, which
-  is then renamed to the output path; a bad value makes the write fail (never a silent null)
-  and a diagnosis job names the column, row and value.
+- Large files go one by one: Spark writes them into a temporary folder, then the part file
+  is renamed to the output path; a bad value makes the write fail (never a silent null) and a
+  diagnosis job names the column, row and value. An uncompressed file without any quote
+  character (no field can hold a line break) is split across tasks (every core works on it);
+  its part files, in file order, are then joined into the one output file (`join_parts`).
 - Spark reads every input through a link in the engine's temporary folder: to the verified
   open descriptor (`/proc/<pid>/fd/N`, local masters) or the verified real path (clusters).
   The link's name carries `.gz` when the content is gzip (Spark picks codecs by name) and
@@ -335,15 +337,19 @@ class SparkEngine:
             target = output_path(self.output_root, workflow, record.key)
             with self._source(record.key, csv_input) as path:
                 try:
-                    frame, count = converted(self._spark(), [path], csv_input.header, spec)
+                    splittable = csv_input.compression != "gzip" and not self._quoted(record.key)
+                    frame, count = converted(
+                        self._spark(), [path], csv_input.header, spec, splittable=splittable
+                    )
                     body = [F.col(ref(c)) for c in frame.columns[:count]]
                     first = F.when(F.col(OK_COLUMN), body[0]).otherwise(
                         F.raise_error(F.lit("ingestflow: a value does not convert"))
                     )
                     strict = frame.select(first.alias(frame.columns[0]), *body[1:])
                     strict.write.mode("overwrite").parquet(str(tmp_dir))
-                    rows = pq.read_metadata(self._part(tmp_dir)).num_rows
-                    place(self._part(tmp_dir), target)
+                    part = self._one_part(tmp_dir)
+                    rows = pq.read_metadata(part).num_rows
+                    place(part, target)
                 except self._errors() as exc:
                     raise self._diagnose(path, record.key, csv_input, spec, exc) from None
         except FileProcessingError as exc:
@@ -352,9 +358,43 @@ class SparkEngine:
             shutil.rmtree(tmp_dir, ignore_errors=True)
         return FileOutcome.done(record.key, record.etag, str(target), rows)
 
+    def _quoted(self, key: str) -> bool:
+        """Whether the file holds a quote character anywhere (read through a verified open)."""
+        fd = self._open(key)
+        try:
+            while chunk := os.read(fd, 8 * 1024 * 1024):
+                if b'"' in chunk:
+                    return True
+            return False
+        except OSError as exc:
+            raise TransientError(f"cannot read {key}: {exc.strerror or exc}") from None
+        finally:
+            os.close(fd)
+
+    def _one_part(self, folder: Path) -> Path:
+        """The folder's Parquet output as one file: its only part, or its parts joined."""
+        parts = sorted(p for p in folder.glob("part-*") if p.name.endswith(".parquet"))
+        if len(parts) <= 1:
+            return self._part(folder)
+        joined = folder / "joined.parquet"
+        join_parts(parts, joined, self.compression)
+        return joined
+
     @staticmethod
     def _part(folder: Path) -> Path:
         parts = sorted(p for p in folder.glob("part-*") if p.name.endswith(".parquet"))
         if len(parts) != 1:
             raise TransientError(f"spark wrote {len(parts)} part files, expected one")
         return parts[0]
+
+
+def join_parts(parts: Sequence[Path], target: Path, compression: str) -> None:
+    """Write the part files' rows, part after part (Spark numbers the parts of one file in
+    file order), into one Parquet file with the first part's schema (Spark's metadata kept)."""
+    schema = pq.read_schema(parts[0])
+    codec = "none" if compression == "none" else compression
+    with pq.ParquetWriter(target, schema, compression=codec) as writer:
+        for part in parts:
+            source = pq.ParquetFile(part)
+            for group in range(source.num_row_groups):
+                writer.write_table(source.read_row_group(group))

@@ -29,10 +29,13 @@ def read_csv(
     spec: TransformSpec,
     *,
     permissive: bool = False,
+    splittable: bool = False,
 ) -> Any:
     """Every column as text under a positional name (no inference), header lines skipped.
     FAILFAST (a record with the wrong number of fields fails the job) unless `permissive`,
-    which keeps such records' text in CORRUPT_COLUMN instead (for diagnosis)."""
+    which keeps such records' text in CORRUPT_COLUMN instead (for diagnosis). `splittable`:
+    the files hold no quote character, so no field can hold a line break: Spark may split
+    each file across tasks (a multi-line read cannot be split)."""
     from pyspark.sql import types as T
 
     fields = [T.StructField(n, T.StringType()) for n in sc.reader_names(header)]
@@ -44,7 +47,7 @@ def read_csv(
         paths,
         schema=T.StructType(fields),
         header=True,
-        multiLine=True,  # quoted fields may hold line breaks (files are then not split)
+        multiLine=not splittable,  # quoted fields may hold line breaks (then: no split)
         sep=spec.delimiter,
         quote='"',
         escape='"',
@@ -57,13 +60,19 @@ def read_csv(
 
 
 def converted(
-    session: Any, paths: list[str], header: tuple[str, ...], spec: TransformSpec
+    session: Any,
+    paths: list[str],
+    header: tuple[str, ...],
+    spec: TransformSpec,
+    *,
+    splittable: bool = False,
 ) -> tuple[Any, int]:
     """The spec's outputs, then FILE_COLUMN (the file a row came from) and OK_COLUMN (every
     check passed); with the number of output columns."""
     from pyspark.sql import functions as F
 
-    frame = read_csv(session, paths, header, spec).withColumn(FILE_COLUMN, F.input_file_name())
+    frame = read_csv(session, paths, header, spec, splittable=splittable)
+    frame = frame.withColumn(FILE_COLUMN, F.input_file_name())
     out, checks = sc.outputs(spec, header, frame, extra=(FILE_COLUMN,))
     ok = F.lit(True)
     for n in range(len(checks)):
