@@ -251,6 +251,10 @@ class EventSource(Protocol):
     def drain(self, timeout: float) -> list[str]:
         """Keys announced since the last call; waits up to `timeout` seconds for the first."""
 
+    def ack(self) -> None:
+        """The keys of the last `drain` are registered: their notifications may be deleted.
+        Not called when registering failed (a queue then delivers them again)."""
+
     def stop(self) -> None: ...
 
 

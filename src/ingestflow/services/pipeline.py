@@ -228,6 +228,7 @@ class Pipeline:
                     if announced:
                         found = self.discovery.register_keys(announced, self.clock())
                         summary.registered += found.registered
+                        events.ack()  # only once they are in the ledger
                 elif wakeup is not None:
                     claim_due = wakeup.wait(timeout) or claim_due
                 else:

@@ -124,6 +124,9 @@ class FolderWatcher:
             if keys or time.monotonic() >= deadline:
                 return list(dict.fromkeys(keys))
 
+    def ack(self) -> None:
+        """Nothing to acknowledge: file system events are not redelivered."""
+
     def stop(self) -> None:
         if self._observer is not None:
             self._observer.stop()
