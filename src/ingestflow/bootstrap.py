@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from ingestflow.adapters.events.watcher import FolderWatcher
@@ -13,7 +14,7 @@ from ingestflow.adapters.storage.local import LocalObjectStore
 from ingestflow.config.secrets import Secret, read_secret
 from ingestflow.config.settings import Settings
 from ingestflow.domain.errors import IngestflowError
-from ingestflow.ports import Engine, EventSource, StatusStore, Wakeup
+from ingestflow.ports import Engine, EventSource, QueryRows, StatusStore, Wakeup
 from ingestflow.services.discovery import Discovery
 from ingestflow.services.pipeline import Pipeline
 
@@ -75,6 +76,15 @@ def _wakeup(settings: Settings, role: str) -> Wakeup | None:
     from ingestflow.adapters.state.postgres_wakeup import PostgresWakeup
 
     return PostgresWakeup(settings.ledger_url, _ledger_password(settings))
+
+
+def open_query(settings: Settings, sql: str) -> AbstractContextManager[QueryRows]:
+    """`sql` over the configured outputs, each workflow's outputs a table (`ingestflow query`):
+    today DuckDB over the local output folder. Chosen here so entrypoints never import a query
+    adapter (another output store brings its own)."""
+    from ingestflow.adapters.engines.duckdb_query import open_query as duckdb_query
+
+    return duckdb_query(settings.output_path, [w.name for w in settings.workflows], sql)
 
 
 def _folder(path: Path, what: str) -> None:

@@ -6,7 +6,7 @@ Every StatusStore adapter passes tests/contract/test_status_store_contract.py.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ingestflow.domain.alerts import AlertRecord, DeliveryRecord, Digest, Problem
 from ingestflow.domain.batching import Backlog
@@ -256,6 +256,15 @@ class EventSource(Protocol):
         Not called when registering failed (a queue then delivers them again)."""
 
     def stop(self) -> None: ...
+
+
+class QueryRows(Protocol):
+    """An executed query over the outputs: its column names, then its rows in batches (never
+    all at once)."""
+
+    columns: list[str]
+
+    def batches(self, size: int = 10_000) -> Iterator[list[tuple[Any, ...]]]: ...
 
 
 class Wakeup(Protocol):

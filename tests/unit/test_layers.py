@@ -95,6 +95,12 @@ def test_services_use_ports_not_adapters(path: Path) -> None:
     assert not bad, f"{path.name} imports {sorted(bad)}"
 
 
+@pytest.mark.parametrize("path", _layer("entrypoints"), ids=lambda p: p.name)
+def test_entrypoints_reach_the_query_engine_through_the_composition_root(path: Path) -> None:
+    bad = {n for n in _imports_of(path) if n.startswith("ingestflow.adapters.engines.duckdb_query")}
+    assert not bad, f"{path.name} imports {sorted(bad)}: use bootstrap.open_query"
+
+
 # The checks above only mean something if the import scanner sees every form of import.
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from rich.text import Text
 
 from ingestflow import bootstrap
-from ingestflow.adapters.engines.duckdb_query import run_query
 from ingestflow.bootstrap_alerts import build_alerting
 from ingestflow.config import load_settings
 from ingestflow.domain.status import Status
@@ -95,7 +94,8 @@ def run_demo(directory: Path | None, files: int, rows: int, seed: int) -> None:
     done = store.files(status=Status.DONE)
     failed = store.files(status=Status.FAILED)
     out_bytes = sum(Path(r.output).stat().st_size for r in done if r.output)
-    _, result = run_query(settings.output_path, ["ohlcv"], "SELECT count(*) FROM ohlcv")
+    with bootstrap.open_query(settings, "SELECT count(*) FROM ohlcv") as query:
+        result = [row for batch in query.batches() for row in batch]
     total_rows = result[0][0] if result else 0
     out.print(
         render.table(

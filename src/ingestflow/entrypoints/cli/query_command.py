@@ -33,11 +33,9 @@ def query(
 ) -> None:
     """Query the Parquet outputs with SQL (DuckDB); tables are named after workflows.
     JSON and CSV are streamed (any number of rows); a table shows the first rows."""
-    from ingestflow.adapters.engines.duckdb_query import open_query
+    from ingestflow.bootstrap import open_query
 
-    found = settings(config, env)
-    names = [w.name for w in found.workflows]
-    with open_query(found.output_path, names, sql) as result:
+    with open_query(settings(config, env), sql) as result:
         rows: Iterator[tuple[Any, ...]] = chain.from_iterable(result.batches())
         if as_json:
             columns = result.columns
