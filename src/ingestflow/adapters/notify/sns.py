@@ -28,6 +28,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ingestflow.adapters.aws_errors import error_parts, transport_problem
 from ingestflow.domain.alerts import Digest
 from ingestflow.domain.errors import ConfigError, MissingExtraError, NotifyError
 
@@ -166,17 +167,12 @@ class SNSNotifier:
 def _problem(exc: BaseException) -> str:
     """One line for a botocore error: a known code's description, else the code and the
     start of AWS's message; connection errors and missing credentials by name."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        error = response.get("Error") or {}
-        code = str(error.get("Code") or "")
+    parts = error_parts(exc)
+    if parts is not None:
+        code = parts[0]
         if code in _PROBLEMS:
             return f"{_PROBLEMS[code]} ({code})"
-        message = clean(" ".join(str(error.get("Message") or "").split()), 200)
+        message = clean(parts[1], 200)
         return f"{code}: {message}" if message else code or "request failed"
-    name = type(exc).__name__
-    if name == "NoCredentialsError":
-        return "no AWS credentials found (a profile, AWS_ACCESS_KEY_ID or a role)"
-    if name in ("ConnectTimeoutError", "ReadTimeoutError"):
-        return "timed out"
-    return clean(" ".join(str(exc).split()), 200) or name
+    known = transport_problem(exc)
+    return known or clean(" ".join(str(exc).split()), 200) or type(exc).__name__

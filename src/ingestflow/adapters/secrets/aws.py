@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from ingestflow.adapters.aws_errors import error_parts, transport_problem
 from ingestflow.config.secrets import Secret
 from ingestflow.domain.errors import ConfigError, MissingExtraError
 
@@ -153,17 +154,11 @@ def _client(service: Literal["ssm", "secretsmanager"], region: str | None, key: 
 def _problem(exc: BaseException) -> str:
     """One line for a botocore error, from its code (AWS messages can be long; none holds a
     secret's value, but only codes we know are named, others are cut)."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        error = response.get("Error") or {}
-        code = str(error.get("Code") or "")
+    parts = error_parts(exc)
+    if parts is not None:
+        code = parts[0]
         if code in _PROBLEMS:
             return f"{_PROBLEMS[code]} ({code})"
-        message = " ".join(str(error.get("Message") or "").split())[:200]
+        message = parts[1][:200]
         return f"{code}: {message}" if message else code or "request failed"
-    name = type(exc).__name__
-    if name == "NoCredentialsError":
-        return "no AWS credentials found (a profile, AWS_ACCESS_KEY_ID or a role)"
-    if name == "NoRegionError":
-        return "no AWS region configured (AWS_REGION or a profile's region)"
-    return " ".join(str(exc).split())[:200] or name
+    return transport_problem(exc) or " ".join(str(exc).split())[:200] or type(exc).__name__

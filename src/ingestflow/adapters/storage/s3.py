@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ingestflow.adapters.aws_errors import error_parts, transport_problem
 from ingestflow.domain.errors import (
     MissingExtraError,
     ObjectStoreError,
@@ -76,16 +77,12 @@ def parse_url(url: str) -> tuple[str, str]:
 
 def problem(exc: BaseException) -> tuple[str, str]:
     """(error code, one-line description) of a botocore/boto3 error."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        error = response.get("Error") or {}
-        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        code = str(error.get("Code") or status or "")
-        text = _PROBLEMS.get(code) or str(error.get("Message") or "") or "request failed"
+    parts = error_parts(exc)
+    if parts is not None:
+        code = parts[0] or str(parts[2] or "")
+        text = _PROBLEMS.get(code) or parts[1] or "request failed"
         return code, " ".join((f"{text} ({code})" if code else text).split())
-    if type(exc).__name__ == "NoCredentialsError":
-        return "", "no AWS credentials found (a profile, AWS_ACCESS_KEY_ID or a role)"
-    return "", " ".join(str(exc).split()) or type(exc).__name__
+    return "", transport_problem(exc) or " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _etag(raw: str) -> str:
