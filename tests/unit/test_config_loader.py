@@ -147,7 +147,7 @@ def test_a_two_slash_sqlite_url_is_relative_to_the_config_folder(
     ("url", "named"),
     [
         ("mysql://host/db", "'mysql'"),
-        ("dynamodb://table", "'dynamodb'"),
+        ("redis://x", "'redis'"),
         ("ledger.db", "'ledger.db'"),
         ("sqlite:/x.db", "sqlite:/x.db"),
         ("sqlite://", "'sqlite'"),

@@ -63,7 +63,8 @@ def test_warnings_are_written_once_per_process_as_plain_lines(
         ("INGESTFLOW_LANDING__COLOUR", "unknown key 'colour' (known: bucket, follow_symlinks"),
         (
             "INGESTFLOW_ENGINE__GPU",
-            "unknown key 'gpu' (known: conf, master, memory_limit, name, threads)",
+            "unknown key 'gpu' (known: conf, manifest_url, master, memory_limit, name,"
+            " state_machine_arn, threads)",
         ),
         ("INGESTFLOW_LANDING", "expected INGESTFLOW_LANDING__<KEY>"),
         ("INGESTFLOW_LEDGER__URL__X", "expected INGESTFLOW_LEDGER__<KEY>"),

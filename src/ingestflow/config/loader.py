@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ingestflow.config import sections
+from ingestflow.config import cloud, sections
 from ingestflow.config.alerts import parse_alerts
 from ingestflow.config.known import check_known
 from ingestflow.config.metrics import parse_metrics, parse_server
@@ -124,9 +124,12 @@ def load_settings(
     for key in ("master", "conf"):
         if key in engine_t and engine != "spark":
             raise ConfigError(f"engine.{key}", 'is a setting of the spark engine (name = "spark")')
-    bucket = landing_t.get("bucket")
-    if bucket is not None and (not isinstance(bucket, str) or not bucket):
-        raise ConfigError("landing.bucket", "must be a non-empty string")
+    landing_url, output_url = _url(landing_t, "landing"), _url(output_t, "output")
+    bucket = _bucket(landing_t, landing_url)
+    arn, manifest = _stepfunctions(engine_t, engine, landing_url, output_url)
+    queue = landing_t.get("queue_url")
+    if queue is not None and landing_url is None:
+        raise ConfigError("landing.queue_url", "is for an S3 landing (landing.url = s3://...)")
     password = sections.password(ledger_t)
     transforms = parse_transforms(raw.get("transforms"))
     workflows = parse_workflows(raw.get("workflows"), transforms)
@@ -135,6 +138,11 @@ def load_settings(
         env=env_name,
         landing_path=landing,
         landing_bucket=bucket or landing.name or "landing",
+        landing_url=landing_url,
+        output_url=output_url,
+        landing_queue_url=None if queue is None else cloud.queue_url(queue),
+        state_machine_arn=arn,
+        manifest_url=manifest,
         settle=duration(landing_t.get("settle", "1s"), "landing.settle"),
         watch=flag(landing_t.get("watch", True), "landing.watch"),
         follow_symlinks=flag(landing_t.get("follow_symlinks", False), "landing.follow_symlinks"),
@@ -166,5 +174,58 @@ def load_settings(
         alerts=parse_alerts(raw),
         warnings=tuple(warnings),
     )
-    sections.check_paths(landing, output, ledger)
+    sections.check_locations(landing_url or landing, output_url or output, ledger)
     return settings
+
+
+def _url(table: Mapping[str, Any], section: str) -> str | None:
+    """`[landing] url` / `[output] url` (an S3 location), exclusive with the local `path`."""
+    if "url" not in table:
+        return None
+    if "path" in table:
+        raise ConfigError(
+            f"{section}.url", f"set either {section}.path (a local folder) or {section}.url"
+        )
+    return cloud.s3_url(table["url"], f"{section}.url")
+
+
+def _bucket(landing: Mapping[str, Any], url: str | None) -> str | None:
+    """The landing bucket's name in the ledger: an S3 landing's own bucket, else
+    `[landing] bucket` (by default the landing folder's name)."""
+    bucket = landing.get("bucket")
+    if bucket is not None and (not isinstance(bucket, str) or not bucket):
+        raise ConfigError("landing.bucket", "must be a non-empty string")
+    if url is None:
+        return bucket
+    s3_bucket = cloud.s3_parts(url)[0]
+    if bucket is not None and bucket != s3_bucket:
+        raise ConfigError("landing.bucket", f"must be the bucket of landing.url ({s3_bucket})")
+    return s3_bucket
+
+
+def _stepfunctions(
+    engine_t: Mapping[str, Any], engine: str, landing: str | None, output: str | None
+) -> tuple[str | None, str | None]:
+    """(state machine ARN, manifest URL) of the stepfunctions engine. Its Glue job reads the
+    landing bucket and writes the output bucket, so both must be S3 locations."""
+    if engine != "stepfunctions":
+        for key in ("state_machine_arn", "manifest_url"):
+            if key in engine_t:
+                raise ConfigError(
+                    f"engine.{key}",
+                    'is a setting of the stepfunctions engine (name = "stepfunctions")',
+                )
+        return None, None
+    if "state_machine_arn" not in engine_t:
+        raise ConfigError("engine.state_machine_arn", "is required by the stepfunctions engine")
+    arn = cloud.state_machine_arn(engine_t["state_machine_arn"])
+    for section, where in (("landing", landing), ("output", output)):
+        if where is None:
+            raise ConfigError(
+                f"{section}.url",
+                "the stepfunctions engine needs an S3 location (s3://bucket/prefix)",
+            )
+    manifest = engine_t.get("manifest_url")
+    if manifest is None:
+        return arn, f"{output}_ingestflow/batches/"
+    return arn, cloud.s3_url(manifest, "engine.manifest_url")

@@ -9,17 +9,29 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ingestflow.config.cloud import check_dynamodb_url, overlapping
 from ingestflow.config.secrets import SecretRef, secret_ref
 from ingestflow.domain.errors import ConfigError
 from ingestflow.domain.workflow import MAX_SIZE
 
 SECTION_KEYS: dict[str, frozenset[str]] = {
     "landing": frozenset(
-        {"path", "bucket", "settle", "watch", "follow_symlinks", "reconcile_interval"}
+        {
+            "path",
+            "url",
+            "queue_url",
+            "bucket",
+            "settle",
+            "watch",
+            "follow_symlinks",
+            "reconcile_interval",
+        }
     ),
-    "output": frozenset({"path", "compression"}),
+    "output": frozenset({"path", "url", "compression"}),
     "ledger": frozenset({"url", "password_env", "password_ssm", "password_secret", "pool_size"}),
-    "engine": frozenset({"name", "threads", "memory_limit", "master", "conf"}),
+    "engine": frozenset(
+        {"name", "threads", "memory_limit", "master", "conf", "state_machine_arn", "manifest_url"}
+    ),
     "server": frozenset({"host", "port", "token_env"}),
 }
 COMPRESSIONS = ("snappy", "zstd", "gzip", "lz4", "none")
@@ -39,17 +51,21 @@ def section_path(raw: Mapping[str, Any], section: str, base: Path, default: str)
 
 
 def ledger_kind(url: str) -> str:
-    """ "sqlite" or "postgresql", from the URL's scheme (ConfigError for any other)."""
+    """ "sqlite", "postgresql" or "dynamodb", from the URL's scheme (ConfigError for any
+    other)."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else url
     if scheme == "sqlite":
         return "sqlite"
+    if scheme == "dynamodb":
+        check_dynamodb_url(url)
+        return "dynamodb"
     if scheme in ("postgresql", "postgres"):
         check_postgres_url(url)
         return "postgresql"
     raise ConfigError(
         "ledger.url",
-        f"unsupported ledger {scheme!r}; expected sqlite:///path/to/ledger.db or"
-        " postgresql://user@host:port/database",
+        f"unsupported ledger {scheme!r}; expected sqlite:///path/to/ledger.db,"
+        " postgresql://user@host:port/database or dynamodb://TABLE_PREFIX?region=REGION",
     )
 
 
@@ -88,7 +104,7 @@ def password(ledger: Mapping[str, Any]) -> SecretRef | None:
     return secret_ref(ledger, "password", "ledger", Path("."), sources=("env", "ssm", "secret"))
 
 
-ENGINES = ("duckdb", "spark")
+ENGINES = ("duckdb", "spark", "stepfunctions")
 _MASTER = re.compile(r"^(local(\[(\d+|\*)(,\s*\d+)?\])?|(spark|yarn|k8s|mesos)://\S+|yarn)$")
 
 
@@ -176,15 +192,37 @@ def memory_limit(value: Any) -> str | None:
     return value.strip()
 
 
+def check_locations(landing: Path | str, output: Path | str, ledger: Path) -> None:
+    """`check_paths` for any mix of local folders (Path) and S3 URLs (str): only local paths
+    are checked on disk; two S3 locations must not hold one another. `ledger` is the local
+    ledger file (or, for another ledger, where local state lives)."""
+    if isinstance(landing, Path) and isinstance(output, Path):
+        check_paths(landing, output, ledger)
+        return
+    for key, where in (("landing.path", landing), ("output.path", output)):
+        if isinstance(where, Path):
+            _folder_possible(key, where)
+    _check_ledger(ledger)
+    if isinstance(landing, str) and isinstance(output, str) and overlapping(landing, output):
+        raise ConfigError(
+            "output.url",
+            f"{output} and the landing {landing} hold one another: outputs would be ingested again",
+        )
+
+
+def _check_ledger(ledger: Path) -> None:
+    _folder_possible("ledger.url", ledger.parent)
+    if os.path.isdir(ledger):
+        raise ConfigError("ledger.url", f"{ledger} is a folder, not a ledger file")
+
+
 def check_paths(landing: Path, output: Path, ledger: Path) -> None:
     """Refuse layouts that cannot work: outputs inside the landing folder would be ingested
     again (and the landing folder inside the output folder is the same loop); a path that
     is (or sits under) a file cannot be created. Compared resolved, so links do not hide it."""
     for key, path in (("landing.path", landing), ("output.path", output)):
         _folder_possible(key, path)
-    _folder_possible("ledger.url", ledger.parent)
-    if os.path.isdir(ledger):
-        raise ConfigError("ledger.url", f"{ledger} is a folder, not a ledger file")
+    _check_ledger(ledger)
     real_landing, real_output = landing.resolve(), output.resolve()
     if real_output == real_landing:
         raise ConfigError(

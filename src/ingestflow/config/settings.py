@@ -49,9 +49,23 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     server: ServerSettings | None = None
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
+    # Cloud locations (None: the local folder/engine above). `landing_url`/`output_url` are
+    # normalised `s3://bucket/prefix/` URLs (landing_bucket is then the S3 bucket);
+    # `landing_queue_url` is the SQS queue receiving the landing bucket's notifications.
+    landing_url: str | None = None
+    output_url: str | None = None
+    landing_queue_url: str | None = None
+    # The stepfunctions engine: the batch state machine and where batch manifests go.
+    state_machine_arn: str | None = None
+    manifest_url: str | None = None
     # Problems that do not stop ingestflow (an INGESTFLOW_* variable that is not a setting):
     # the entrypoint shows them once per process (`ingestflow.config.report_warnings`).
     warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def output_location(self) -> str:
+        """Where outputs go, as shown to people: the S3 URL or the local folder."""
+        return self.output_url or str(self.output_path)
 
     def workflow(self, name: str) -> Workflow | None:
         return next((w for w in self.workflows if w.name == name), None)

@@ -56,10 +56,11 @@ def setup(
     env: EnvOpt = None,
 ) -> None:
     """Create the ledger's schema, or migrate it to this release's (idempotent), and store
-    the configured workflows. Exit 0 when the ledger is ready; 1 (with the reason) when it
-    cannot be, e.g. a ledger written by a newer ingestflow."""
+    the configured workflows (a DynamoDB ledger's tables are created when missing). Exit 0
+    when the ledger is ready; 1 (with the reason) when it cannot be, e.g. a ledger written by
+    a newer ingestflow."""
     chosen = settings(config, env)
-    store = bootstrap.open_store(chosen)
+    store = bootstrap.open_store(chosen, setup=True)
     try:
         version = store.get_info("schema_version")
     finally:
