@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +62,26 @@ def run_query(
 def open_query(output_root: Path, workflows: Sequence[str], sql: str) -> Iterator[QueryResult]:
     """Execute `sql` and yield its result while the connection is open. A workflow without
     outputs yet is not a table: naming it fails with "workflow 'x' has no outputs yet"."""
+
+    def add_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+        files = _parquet_files(output_root / name)
+        if files:
+            _create_view(con, name, files)
+        return bool(files)
+
+    with query_views(workflows, sql, add_view) as result:
+        yield result
+
+
+@contextmanager
+def query_views(
+    workflows: Sequence[str],
+    sql: str,
+    add_view: Callable[[duckdb.DuckDBPyConnection, str], bool],
+) -> Iterator[QueryResult]:
+    """Execute `sql` after `add_view(con, workflow)` made a table of each workflow it names
+    (False: that workflow has no outputs yet); yield the result while the connection is open.
+    Shared by the local and the S3 query."""
     # No replacement scans: DuckDB would otherwise read a Python variable of this module
     # named like a table in the SQL (`SELECT * FROM files`) as that table. No progress bar:
     # on a terminal it would be drawn into the query's own output.
@@ -70,13 +90,7 @@ def open_query(output_root: Path, workflows: Sequence[str], sql: str) -> Iterato
         # (SET, not connect(config=...): that fails once the process has another connection.)
         con.execute("SET python_enable_replacements = false")
         con.execute("SET enable_progress_bar = false")
-        empty = []
-        for name in _named(workflows, sql):
-            files = _parquet_files(output_root / name)
-            if files:
-                _create_view(con, name, files)
-            else:
-                empty.append(name)
+        empty = [name for name in _named(workflows, sql) if not add_view(con, name)]
         try:
             cursor = con.execute(sql)
         except duckdb.CatalogException as exc:

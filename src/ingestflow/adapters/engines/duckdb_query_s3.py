@@ -14,14 +14,13 @@ NULL), as the local query does; types that cannot be unified are a one-line erro
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import duckdb
 
-from ingestflow.adapters.engines.duckdb_query import QueryResult, _named
+from ingestflow.adapters.engines.duckdb_query import QueryResult, query_views
 from ingestflow.adapters.storage.s3 import S3ObjectStore, problem
 from ingestflow.domain.errors import IngestflowError, MissingExtraError, ObjectStoreError
 
@@ -85,31 +84,12 @@ def open_query(output_url: str, workflows: Sequence[str], sql: str) -> Iterator[
         raise MissingExtraError("aws", "querying S3 outputs") from None
     except Exception as exc:  # boto3's configuration errors (no region, a bad profile, ...)
         raise IngestflowError(f"cannot reach S3: {problem(exc)[1]}") from None
-    con = duckdb.connect(":memory:")
-    try:
-        con.execute("SET python_enable_replacements = false")
-        con.execute("SET enable_progress_bar = false")
-        empty = []
-        for name in _named(workflows, sql):
-            url, paths = _outputs(output_url, name)
-            if paths:
-                con.register(name, _dataset(filesystem, paths, url))
-            else:
-                empty.append(name)
-        try:
-            cursor = con.execute(sql)
-        except duckdb.CatalogException as exc:
-            missing = [n for n in empty if re.search(rf"\b{re.escape(n)}\b", str(exc), re.I)]
-            if missing:
-                raise IngestflowError(f"workflow {missing[0]!r} has no outputs yet") from None
-            raise IngestflowError(f"query failed: {exc}") from None
-        except duckdb.Error as exc:
-            raise IngestflowError(f"query failed: {exc}") from None
-        if cursor.description is None:
-            yield QueryResult([], None)
-        else:
-            yield QueryResult([d[0] for d in cursor.description], cursor)
-    except duckdb.Error as exc:
-        raise IngestflowError(f"query failed: {exc}") from None
-    finally:
-        con.close()
+
+    def add_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+        url, paths = _outputs(output_url, name)
+        if paths:
+            con.register(name, _dataset(filesystem, paths, url))
+        return bool(paths)
+
+    with query_views(workflows, sql, add_view) as result:
+        yield result
