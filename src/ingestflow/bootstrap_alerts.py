@@ -65,7 +65,10 @@ def build_notifier(n: NotifierSettings, environ: Mapping[str, str] | None = None
 
 
 def build_alerting(
-    settings: Settings, store: StatusStore, environ: Mapping[str, str] | None = None
+    settings: Settings,
+    store: StatusStore,
+    environ: Mapping[str, str] | None = None,
+    owner: str | None = None,
 ) -> Alerting:
     alerts = settings.alerts
     notifiers = [build_notifier(n, environ) for n in alerts.notifiers]
@@ -77,7 +80,7 @@ def build_alerting(
         timezone=alerts.timezone,
         report_when_ok=alerts.report_when_ok,
     )
-    return Alerting(store, settings.workflows, notifiers, policy, owner_id())
+    return Alerting(store, settings.workflows, notifiers, policy, owner or owner_id())
 
 
 class AlertThread(threading.Thread):

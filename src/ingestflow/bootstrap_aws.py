@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ingestflow.config.settings import Settings
-from ingestflow.domain.errors import IngestflowError
+from ingestflow.domain.errors import IngestflowError, MissingExtraError
 from ingestflow.ports import Engine, EventSource, QueryRows, StatusStore
 
 if TYPE_CHECKING:
@@ -46,6 +46,15 @@ def s3_store(url: str) -> S3ObjectStore:
     from ingestflow.adapters.storage.s3 import S3ObjectStore
 
     return S3ObjectStore(url)
+
+
+def s3_client() -> Any:
+    """A boto3 S3 client from the standard AWS configuration (the batch manifests)."""
+    try:
+        import boto3
+    except ImportError:
+        raise MissingExtraError("aws", "the AWS pipeline") from None
+    return boto3.session.Session().client("s3")
 
 
 def s3_output_room(settings: Settings) -> int:

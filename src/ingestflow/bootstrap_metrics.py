@@ -70,8 +70,10 @@ def build_forwarder(
     store: StatusStore,
     sinks: list[MetricsSink] | None = None,
     environ: Mapping[str, str] | None = None,
+    owner: str | None = None,
 ) -> Forwarder | None:
-    """A forwarder over the configured sinks (None when there are none)."""
+    """A forwarder over the configured sinks (None when there are none). `owner`: the lease
+    owner to use instead of this process (`host:pid`); only leases then recover its sinks."""
     sinks = build_sinks(settings, environ) if sinks is None else sinks
     if not sinks:
         return None
@@ -81,9 +83,13 @@ def build_forwarder(
         metrics_context(settings),
         settings.workflows,
         settings.landing_bucket,
-        owner_id(),
-        owner_is_dead=is_dead_local_owner,
+        owner or owner_id(),
+        owner_is_dead=is_dead_local_owner if owner is None else _never_dead,
     )
+
+
+def _never_dead(owner: str) -> bool:
+    return False
 
 
 def start_forwarding(settings: Settings, store: StatusStore) -> ForwarderThread | None:

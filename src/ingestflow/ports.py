@@ -290,6 +290,18 @@ class Engine(Protocol):
         """Release resources and remove this engine's temporary files."""
 
 
+class BatchStarter(Protocol):
+    """Starts a claimed batch somewhere else and returns at once (the batch state machine on
+    AWS: StepFunctionsEngine); whatever runs it records the outcomes later (`finish`).
+    Starting the same batch again must not run it twice."""
+
+    def start(
+        self, batch_id: str, workflow: str, files: Sequence[FileRecord], spec: TransformSpec
+    ) -> str:
+        """Start the batch (or find it started); an identifier of the run. Raises an
+        IngestflowError (one line) when it cannot be started."""
+
+
 class MetricsSink(Protocol):
     """Delivers metric points (domain.metrics) to one system: Datadog's API, DogStatsD, JSON
     lines. `counts`: "totals" when count points must be whole bucket totals (the receiver keeps

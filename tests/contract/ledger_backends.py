@@ -10,6 +10,11 @@ To put a new adapter under contract (DynamoDB on a moto server, ...), add one
 "postgres" runs on one throwaway server per test session (tests/support/postgres_server.py:
 Debian's binaries, started on first use, stopped at exit), a fresh schema per test. Without
 PostgreSQL installed its tests fail (scripts/system-deps.sh installs it); they never skip.
+
+"dynamodb" runs on one moto server per test session (tests/support/moto_server.py, its own,
+never reset by the `aws_env` fixture), a fresh table prefix per test. Its location is
+"<endpoint> <ledger url>", so a worker process opens a store on the same server without any
+environment: the store itself only ever sees the ledger URL and a client.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ class AdapterFactory:
     """A fresh, empty ledger location for one test (given that test's tmp_path)."""
     open: Callable[[str], StatusStore]
     """Open a store on a location; any number of stores (and processes) may share one."""
+    race_files: int = 400
+    """How many files the many-process claim race registers (fewer where each request is
+    slow: moto's DynamoDB answers a Query in ~0.2 s; the race is the same)."""
 
 
 def _open_sqlite(location: str) -> StatusStore:
@@ -58,6 +66,50 @@ def _open_postgres(location: str) -> StatusStore:
     return PostgresStatusStore(location)
 
 
+_MOTO: list[Any] = []  # the session's moto server for the DynamoDB ledger, once started
+
+
+def _dynamodb_location(tmp_path: Path) -> str:
+    import uuid
+
+    if not _MOTO:
+        from moto_server import MotoServer  # tests/support, on pytest's pythonpath
+
+        server = MotoServer().start()
+        atexit.register(server.stop)
+        _MOTO.append(server)
+    return f"{_MOTO[0].endpoint_url} dynamodb://t{uuid.uuid4().hex[:12]}?region=us-east-1"
+
+
+def _open_dynamodb(location: str) -> StatusStore:
+    import boto3
+    from moto_server import ACCESS_KEY, REGION, SECRET_KEY
+
+    from ingestflow.adapters.state.dynamodb import DynamoDBStatusStore
+
+    endpoint, url = location.split(" ")
+    client = boto3.Session(
+        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION
+    ).client("dynamodb", endpoint_url=endpoint)
+    refuse_scans(client)
+    return DynamoDBStatusStore(url, client=client)
+
+
+class ScanCalled(AssertionError):
+    """The DynamoDB ledger called Scan: it must find everything by key or index Query."""
+
+
+def refuse_scans(client: Any) -> None:
+    """Make every Scan on `client` fail before it is sent, so the whole contract suite shows
+    the DynamoDB ledger never scans a table (research aws.md §1)."""
+
+    def refuse(**kwargs: Any) -> None:
+        table = kwargs.get("params", {}).get("TableName", "?")
+        raise ScanCalled(f"Scan of {table}: the DynamoDB ledger must never scan")
+
+    client.meta.events.register("before-call.dynamodb.Scan", refuse)
+
+
 ADAPTERS: tuple[AdapterFactory, ...] = (
     AdapterFactory(
         name="sqlite",
@@ -65,6 +117,9 @@ ADAPTERS: tuple[AdapterFactory, ...] = (
         open=_open_sqlite,
     ),
     AdapterFactory(name="postgres", location=_postgres_location, open=_open_postgres),
+    AdapterFactory(
+        name="dynamodb", location=_dynamodb_location, open=_open_dynamodb, race_files=60
+    ),
 )
 
 
@@ -82,6 +137,7 @@ class Ledger:
 
     def __init__(self, factory: AdapterFactory, location: str) -> None:
         self.adapter = factory.name
+        self.race_files = factory.race_files
         self.location = location
         self._factory = factory
         self._stores: list[StatusStore] = []

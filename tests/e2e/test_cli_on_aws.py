@@ -71,7 +71,7 @@ def read_output(s3: Any, key: str) -> Any:
     "ledger",
     [
         "sqlite://.ingestflow/ledger.db",
-        # "dynamodb://e2e-cli?region=us-east-1" joins once the DynamoDB ledger lands.
+        "dynamodb://e2e-cli?region=us-east-1",
     ],
 )
 def test_a_self_hosted_run_ingests_s3_objects_to_s3_parquet_like_a_local_run(

@@ -8,6 +8,14 @@ read back once it listens), spoken to over HTTP like real AWS. Never moto's in-p
     server.enforce_iam()               # requests checked against IAM (AccessDenied tests)
     server.stop()
 
+DynamoDB requests run one at a time. moto applies a request's conditions and writes without
+isolation from a concurrent request (two TransactWriteItems conditioned on one item can both
+succeed, and its transaction rollback copy fails on a table another request changes);
+DynamoDB makes every single request atomic. Serial DynamoDB requests give the DynamoDB
+ledger (its thread pool, several processes on one table) AWS's guarantee and nothing more: a
+read and the conditional write after it are still two requests that others interleave with.
+Other services stay concurrent (an SQS long poll must not hold up the rest).
+
 `client`/`resource` never read the developer's AWS files or environment (explicit credentials
 and region, config files pointed at /dev/null). Code under test that builds its own clients
 from the standard AWS configuration gets this server through `environment()`, which the
@@ -28,13 +36,41 @@ ACCESS_KEY = "testing"
 SECRET_KEY = "testing"  # moto accepts any; these are not secrets
 
 
+def _server() -> Any:
+    """A ThreadedMotoServer whose DynamoDB requests run one at a time (module docstring)."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class DynamoSerialMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            lock = threading.Lock()
+
+            def serve(environ: Any, start_response: Any) -> Any:
+                if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+                    return app(environ, start_response)
+                with lock:
+                    return list(app(environ, start_response))
+
+            self._server = make_server(
+                self._ip_address, self._port, serve, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return DynamoSerialMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+
+
 class MotoServer:
     """One ThreadedMotoServer; `stop()` shuts it down."""
 
     def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server = _server()
         self.port = 0
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()

@@ -1,6 +1,6 @@
 """Batches on the DynamoDB ledger: claim, renew, finish, release and reap (research aws.md §1.3).
 
-A claim reads candidates from `status_index` (eventually consistent), decides readiness on
+A claim reads candidates from the sparse `queue_index` (eventually consistent), decides readiness on
 them like every ledger (domain.batching), then claims each file with its own conditional
 write on the base table (still TODO, same etag, same revision): losers are skipped, the batch
 is the winners. The batch item (table batches) is written after its files, RUNNING with the
@@ -195,7 +195,8 @@ class DynamoBatches(DynamoReads):
             items = self.get_many("read a batch's files", "files", keys)
         else:
             items = self._batch_files(batch_id, None)
-        found = {str(plain(i["key"])): i for i in items if _in_batch(i, batch_id)}
+        # A batch may hold one key of two buckets: the outcome (by key) applies to both.
+        found = [(str(plain(i["key"])), i) for i in items if _in_batch(i, batch_id)]
 
         def decide(item: Item | None, outcome: FileOutcome) -> Change | None:
             record = _in_batch(item, batch_id)
@@ -219,14 +220,15 @@ class DynamoBatches(DynamoReads):
             return Change(new, "failed", 0.0, "failed")
 
         units: list[Unit] = [
-            (_key(item), item, partial(decide, outcome=first[k])) for k, item in found.items()
+            (_key(item), item, partial(decide, outcome=first[k])) for k, item in found
         ]
         written = self.apply("record outcomes", units, now)
         kinds = {"done": 0, "failed": 0, "retried": 0, "requeued": 0}
         for w in written:
             kinds[w.change.kind] += 1
         self._close_if_empty(batch_id, "FINISHED")
-        return Finished(**kinds, ignored=len(first) - len(written))
+        ignored = len(first.keys() - {w.change.record.key for w in written})
+        return Finished(**kinds, ignored=ignored)
 
     def release_batch(self, batch_id: str, now: float, reason: str) -> list[Transition]:
         def decide(item: Item | None) -> Change | None:

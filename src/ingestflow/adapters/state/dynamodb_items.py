@@ -10,7 +10,8 @@ under their own names (a field that is None is absent) and these ledger-only att
 - `changed_at` N, `reason` S: the time and reason of the last status change, so a stream
   record alone gives a full Transition.
 - `tid` N: the ledger's id of that change (the `transitions` item written with it).
-- `q_pk` S, `q_sk` S: the status index: `<STATUS>#<workflow>#<shard>`,
+- `q_pk` S, `q_sk` S (TODO and PROCESSING only: the sparse queue index) or `o_pk` S, `o_sk` S
+  (DONE and FAILED: the outcome index): `<STATUS>#<workflow>#<shard>`,
   `<upload_time>\\x1f<key>\\x1f<bucket>`.
 
 Sort keys use `sortable(t)`: 16 hex digits that sort as the float does (exactly; text of a
@@ -26,6 +27,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
+from ingestflow.adapters.state.dynamodb_tables import OUTCOME_INDEX, QUEUE_INDEX
 from ingestflow.domain.records import RECORD_FIELDS, FileRecord, Transition
 from ingestflow.domain.status import Status
 
@@ -38,7 +40,9 @@ _NUMBERS = frozenset({"size", "upload_time", "attempts", "lease_until", "start_t
 _INTEGERS = frozenset({"size", "attempts"})
 _STATUS = {s.value: s for s in Status}
 # Ledger-only attributes of a file item (everything else is a FileRecord field).
-LEDGER_ATTRIBUTES = ("pk", "rev", "available_at", "changed_at", "reason", "tid", "q_pk", "q_sk")
+LEDGER_ATTRIBUTES = (
+    "pk", "rev", "available_at", "changed_at", "reason", "tid", "q_pk", "q_sk", "o_pk", "o_sk",
+)  # fmt: skip
 
 
 def av(value: Any) -> dict[str, Any]:
@@ -84,6 +88,17 @@ def file_pk(bucket: str, key: str) -> str:
     return f"{bucket}/{key}"
 
 
+ACTIVE = frozenset({Status.TODO, Status.PROCESSING})
+
+
+def index_of(status: Status | str) -> tuple[str, str, str]:
+    """(index name, partition attribute, sort attribute) holding files of `status`: the
+    sparse queue index for active files, the outcome index for ended ones."""
+    if Status(status) in ACTIVE:
+        return QUEUE_INDEX, "q_pk", "q_sk"
+    return OUTCOME_INDEX, "o_pk", "o_sk"
+
+
 def status_partition(status: Status | str, workflow: str, part: int = 0) -> str:
     return f"{Status(status).value}#{workflow}#{part}"
 
@@ -107,9 +122,10 @@ def file_item(
         "pk": {"S": file_pk(record.bucket, record.key)},
         "rev": av(rev),
         "available_at": av(float(available_at)),
-        "q_pk": {"S": status_partition(record.status, record.workflow, shard(record.key))},
-        "q_sk": {"S": status_sort(record.upload_time, record.key, record.bucket)},
     }
+    _, hash_key, range_key = index_of(record.status)
+    item[hash_key] = {"S": status_partition(record.status, record.workflow, shard(record.key))}
+    item[range_key] = {"S": status_sort(record.upload_time, record.key, record.bucket)}
     for name, value in zip(RECORD_FIELDS, _values(record), strict=True):
         if value is not None:
             item[name] = av(_number(name, value))

@@ -1,6 +1,7 @@
 """Read side of the DynamoDB ledger: every read is a GetItem or a Query of one partition.
 
-Files by status are Queries of `status_index` (eventually consistent, like every GSI: a change
+Files by status are Queries of `queue_index` (TODO, PROCESSING) or `outcome_index` (DONE,
+FAILED) (eventually consistent, like every GSI: a change
 shows there a moment after it is written; on moto at once). Workflow-wide reads visit the
 partitions `<STATUS>#<workflow>#<shard>` of every workflow the ledger has seen (the item
 "#names" of workflow_metadata, read consistently) and merge them in (upload_time, key) order.
@@ -25,6 +26,7 @@ from ingestflow.adapters.state.dynamodb_items import (
     SHARDS,
     Item,
     av,
+    index_of,
     plain,
     record_from_item,
     sortable,
@@ -35,7 +37,6 @@ from ingestflow.adapters.state.dynamodb_tables import (
     FILES,
     META,
     RUNNING_INDEX,
-    STATUS_INDEX,
     WORKFLOWS,
 )
 from ingestflow.domain.batching import Backlog
@@ -98,10 +99,14 @@ class DynamoReads(DynamoChanges):
         **request: Any,
     ) -> Iterator[Item]:
         """Items of one status of one workflow in (upload_time, key) order, every shard
-        merged; `key_condition` adds to `q_pk = :q` (q_sk comparisons), `where` filters."""
+        merged, from the status's index (dynamodb_items.index_of); `key_condition` adds sort
+        key comparisons to the partition's (`{sk}` stands for the sort key), `where` filters."""
+        index, hash_key, range_key = index_of(status)
+        if key_condition:
+            key_condition = key_condition.format(sk=range_key)
         shards = []
         for part in range(SHARDS):
-            condition = "q_pk = :q" + (f" AND {key_condition}" if key_condition else "")
+            condition = f"{hash_key} = :q" + (f" AND {key_condition}" if key_condition else "")
             extra: dict[str, Any] = dict(request)
             names = _names(where, request.get("ProjectionExpression"))
             if names:
@@ -113,7 +118,7 @@ class DynamoReads(DynamoChanges):
                     "read files by status",
                     FILES,
                     limit=limit,
-                    IndexName=STATUS_INDEX,
+                    IndexName=index,
                     KeyConditionExpression=condition,
                     ExpressionAttributeValues={
                         ":q": av(status_partition(status, workflow, part)),
@@ -124,7 +129,7 @@ class DynamoReads(DynamoChanges):
             )
         if len(shards) == 1:
             return shards[0]
-        return islice(heapq.merge(*shards, key=lambda i: str(i["q_sk"]["S"])), limit)
+        return islice(heapq.merge(*shards, key=lambda i: str(i[range_key]["S"])), limit)
 
     def get(self, bucket: str, key: str) -> FileRecord | None:
         item = self.get_item("read a file", FILES, key_of(bucket, key))
@@ -146,7 +151,7 @@ class DynamoReads(DynamoChanges):
             filters.append("begins_with(#key, :prefix)")
             values[":prefix"] = av(prefix)
         if after is not None:
-            condition = "q_sk >= :from"
+            condition = "{sk} >= :from"
             values.update({":from": av(sortable(after[0])), ":t": av(float(after[0])),
                            ":k": av(after[1])})  # fmt: skip
             filters.append("(#upload_time > :t OR (#upload_time = :t AND #key > :k))")
@@ -166,8 +171,8 @@ class DynamoReads(DynamoChanges):
                 self.count(
                     "count files",
                     FILES,
-                    IndexName=STATUS_INDEX,
-                    KeyConditionExpression="q_pk = :q",
+                    IndexName=index_of(s)[0],
+                    KeyConditionExpression=f"{index_of(s)[1]} = :q",
                     ExpressionAttributeValues={":q": av(status_partition(s, w, part))},
                 )
                 for w in names
@@ -217,7 +222,7 @@ class DynamoReads(DynamoChanges):
         for w in workflows:
             cutoff = {":hi": av(sortable(now - w.stale_after) + chr(ord(SEP) + 1))}
             found = self.partition(
-                Status.TODO, w.name, key_condition="q_sk < :hi", values=cutoff, limit=limit
+                Status.TODO, w.name, key_condition="{sk} < :hi", values=cutoff, limit=limit
             )
             out += map(record_from_item, found)
         return sorted(out, key=_order)[:limit]
@@ -230,8 +235,8 @@ class DynamoReads(DynamoChanges):
             self.count(
                 "count arrivals",
                 FILES,
-                IndexName=STATUS_INDEX,
-                KeyConditionExpression="q_pk = :q AND q_sk BETWEEN :lo AND :hi",
+                IndexName=index_of(s)[0],
+                KeyConditionExpression="{1} = :q AND {2} BETWEEN :lo AND :hi".format(*index_of(s)),
                 ExpressionAttributeValues={
                     ":q": av(status_partition(s, workflow, part)),
                     **values,

@@ -5,8 +5,9 @@ table's short name to its CreateTable arguments (without TableName, which is
 `<prefix>-<name>`). `create_tables` creates the missing ones and waits until they are ACTIVE.
 Every table bills on demand (PAY_PER_REQUEST): the ledger's load follows the landing traffic.
 
-- `files`: key pk S = "<bucket>/<key>"; status_index (q_pk, q_sk), ALL. One item per file
-  (dynamodb_items); its stream (NEW_AND_OLD_IMAGES) feeds the forward_metrics Lambda.
+- `files`: key pk S = "<bucket>/<key>"; queue_index (q_pk, q_sk), ALL, sparse: only TODO and
+  PROCESSING files; outcome_index (o_pk, o_sk), ALL: only DONE and FAILED files. One item per
+  file (dynamodb_items); its stream (NEW_AND_OLD_IMAGES) feeds the forward_metrics Lambda.
 - `transitions`: key pk S = "T#<id // 1000>", sk N = id; history_index (h_pk = file pk,
   h_sk = id); ended_index (e_pk = "E#<day>", e_sk = "<at>\\x1f<id>", only on changes to
   DONE/FAILED). The change log, ids from the `seq` item.
@@ -17,11 +18,13 @@ Every table bills on demand (PAY_PER_REQUEST): the ledger's load follows the lan
 - `meta`: key pk S, sk S; g_index (g_pk, g_sk), ALL, sparse. Sequences (pk "seq"), markers
   (pk "marker#<workflow>"), and the side items of dynamodb_side.py.
 
-Why `status_index` holds every status (DONE too): `counts`, `files(status=DONE)` and
-`arrivals` are Queries on it; research (aws.md §1.2) would drop DONE files from the index to
-save index writes, which needs kept counters instead (a hot item). Partitions are
-`<STATUS>#<workflow>#<shard>` (dynamodb_items.SHARDS), so no status of the whole table
-shares one index partition.
+Why two indexes on files: the queue index is what claims, the reaper, backlog gauges and the
+stale report read, and holds only active work (a file leaves it when it ends), so a claim's
+Query never pages through ended files (research aws.md §1.2). Ended files are in
+outcome_index so that `counts`, `files(status=DONE)`, `retry` (FAILED) and `arrivals` stay
+Queries: there is no Scan and no counter item (a replayed ADD counts twice). Partitions are
+`<STATUS>#<workflow>#<shard>` (dynamodb_items.SHARDS) in both, so no status of the whole
+table shares one index partition.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from typing import Any
 FILES, TRANSITIONS, BATCHES, WORKFLOWS, META = (
     "files", "transitions", "batches", "workflow_metadata", "meta",
 )  # fmt: skip
-STATUS_INDEX = "status_index"
+QUEUE_INDEX = "queue_index"  # sparse: only TODO and PROCESSING files carry q_pk, q_sk
+OUTCOME_INDEX = "outcome_index"  # only DONE and FAILED files carry o_pk, o_sk
 HISTORY_INDEX = "history_index"
 ENDED_INDEX = "ended_index"
 RUNNING_INDEX = "running_index"
@@ -62,9 +66,12 @@ def _index(name: str, hash_key: str, range_key: str) -> dict[str, Any]:
 
 TABLES: dict[str, dict[str, Any]] = {
     FILES: {
-        "AttributeDefinitions": _attributes(pk="S", q_pk="S", q_sk="S"),
+        "AttributeDefinitions": _attributes(pk="S", q_pk="S", q_sk="S", o_pk="S", o_sk="S"),
         "KeySchema": _key("pk"),
-        "GlobalSecondaryIndexes": [_index(STATUS_INDEX, "q_pk", "q_sk")],
+        "GlobalSecondaryIndexes": [
+            _index(QUEUE_INDEX, "q_pk", "q_sk"),
+            _index(OUTCOME_INDEX, "o_pk", "o_sk"),
+        ],
         "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         "BillingMode": "PAY_PER_REQUEST",
     },
