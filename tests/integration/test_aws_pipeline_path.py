@@ -1,5 +1,5 @@
 """The whole AWS path on the moto server, through the five Lambda handlers (see
-aws_pipeline_support for what stands in for Lambda and Glue): objects put into S3 -> their
+tests/support/aws_pipeline.py for what stands in for Lambda and Glue): objects put into S3 -> their
 notifications in SQS -> `register` -> TODO -> `schedule` claims and starts an execution ->
 the Glue job script on local PySpark over the S3 objects -> `finish` -> DONE, outputs in the
 output bucket equal to the local engine's; the stream records through `forward_metrics` to a
@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from aws_pipeline_support import (
+from aws_pipeline import (
     DD_KEY_ENV,
     LANDING_BUCKET,
     OUTPUT_BUCKET,
