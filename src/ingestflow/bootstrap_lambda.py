@@ -34,6 +34,21 @@ from ingestflow.services.forwarding import Forwarder
 
 log = logging.getLogger(__name__)
 
+PACKAGED_CONFIG = "deploy/lambda/ingestflow.toml"
+"""The config file the image packages as /var/task/ingestflow.toml (the repository's path)."""
+DEPLOYMENT_VARIABLES = (
+    "INGESTFLOW_CONFIG",
+    "INGESTFLOW_LANDING__URL",
+    "INGESTFLOW_OUTPUT__URL",
+    "INGESTFLOW_LEDGER__URL",
+    "INGESTFLOW_ENGINE__STATE_MACHINE_ARN",
+    "INGESTFLOW_METRICS__ENV",
+    "INGESTFLOW_METRICS__DATADOG__API_KEY_SSM",
+    "INGESTFLOW_ALERTS__NOTIFIERS__OPS__TOPIC_ARN",
+)
+"""What a deployment sets on every function: the config file, and the per-environment values
+that replace the packaged file's placeholders (deploy/terraform sets exactly these; tested)."""
+
 
 def lambda_owner(environ: Mapping[str, str]) -> str:
     """This execution environment as a lease owner."""
