@@ -103,7 +103,7 @@ class Env:
 
     def sqs_record(self, body: str, message_id: str | None = None) -> dict[str, Any]:
         """The record of s3SqsEvent.json with another body (and message id)."""
-        record = copy.deepcopy(fixture_event("s3SqsEvent.json")["Records"][0])
+        record: dict[str, Any] = copy.deepcopy(fixture_event("s3SqsEvent.json")["Records"][0])
         record["messageId"] = message_id or str(uuid.uuid4())
         record["body"] = body
         return record
@@ -277,7 +277,7 @@ def setup(aws_env: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
                 ["[metrics.datadog]", f'url = "{datadog_url}"', f'api_key_env = "{DD_KEY_ENV}"']
                 if datadog_url
                 else []
-            ),  # fmt: skip
+            ),
             "[[alerts.notifiers]]",
             'name = "ops"',
             'type = "sns"',
@@ -414,7 +414,7 @@ def test_duplicate_notifications_of_one_object_leave_one_ledger_record(setup: Se
 
     assert first == again == {"batchItemFailures": []}
     history = env.store.history(LANDING, "ohlcv/2024/a.csv")
-    assert [(t.old, t.new) for t in history] == [(None, Status.TODO)]
+    assert [(t.old_status, t.new_status) for t in history] == [(None, Status.TODO)]
     assert env.store.counts() == counts(todo=1)
 
 
@@ -442,7 +442,7 @@ def test_a_batch_whose_state_machine_does_not_exist_is_released_at_every_pass(
             record = env.record(key)
             assert (record.status, record.attempts, record.batch_id) == (Status.TODO, 0, None)
             last = env.store.history(LANDING, key)[-1]
-            assert (last.old, last.new) == (Status.PROCESSING, Status.TODO)
+            assert (last.old_status, last.new_status) == (Status.PROCESSING, Status.TODO)
             assert last.reason.startswith("not started: "), last.reason
 
 
@@ -709,7 +709,7 @@ def test_without_ingestflow_config_register_raises_a_config_error(
 
     reset_runtime()
     monkeypatch.setenv("INGESTFLOW_CONFIG", "/nonexistent/ingestflow.toml")
-    with pytest.raises(ConfigError, match="no config file at /nonexistent/ingestflow.toml"):
+    with pytest.raises(ConfigError, match=r"no config file at /nonexistent/ingestflow\.toml"):
         register.handler(fixture_event("sqsEvent.json"), None)
 
 
