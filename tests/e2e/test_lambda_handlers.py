@@ -444,6 +444,10 @@ def test_a_batch_whose_state_machine_does_not_exist_is_released_at_every_pass(
             last = env.store.history(LANDING, key)[-1]
             assert (last.old_status, last.new_status) == (Status.PROCESSING, Status.TODO)
             assert last.reason.startswith("not started: "), last.reason
+    # A refused start leaves no batch manifest behind (each pass has a new batch id).
+    batches = f"{OUTPUT_PREFIX}_ingestflow/batches/"
+    listed = env.server.client("s3").list_objects_v2(Bucket=OUTPUT, Prefix=batches)
+    assert listed.get("Contents", []) == []
 
 
 # -- finish -----------------------------------------------------------------------------------

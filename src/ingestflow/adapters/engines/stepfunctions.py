@@ -28,6 +28,7 @@ batch caps (`max_batch_files`) keep batches far below it; the error says to lowe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -70,6 +71,10 @@ _PROBLEMS = {
     "ThrottlingException": "throttled by Step Functions",
     "InvalidName": "not a valid execution name",
 }
+
+
+# Answers that say the execution was not started (a time-out or a lost connection do not).
+_REFUSED = frozenset({*_PROBLEMS, "ValidationException", "InvalidExecutionInput"})
 
 
 class StepFunctionsError(IngestflowError):
@@ -193,11 +198,20 @@ class StepFunctionsEngine:
         except self._aws_errors as exc:
             code, text = _problem(exc)
             if code != "ExecutionAlreadyExists":
+                if code in _REFUSED:  # surely not started: its manifest would be an orphan
+                    self._forget(document["manifest"])
                 raise StepFunctionsError(f"batch {batch_id}: cannot start: {text}") from None
             started = self._describe(arn, batch_id)
             assert started is not None
             return self._same_input(started, document, batch_id)
         return str(response["executionArn"])
+
+    def _forget(self, url: str) -> None:
+        """Delete the manifest of a batch that was refused (best effort: a leftover is only
+        an unused object)."""
+        bucket, _, key = url.removeprefix("s3://").partition("/")
+        with contextlib.suppress(*self._aws_errors):
+            self._s3.delete_object(Bucket=bucket, Key=key)
 
     def execution_input(self, batch_id: str, workflow: str, keys: Sequence[str]) -> dict[str, Any]:
         """The execution's input (what `finish` receives); ExecutionInputTooLargeError when
