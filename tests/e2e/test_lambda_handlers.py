@@ -1,7 +1,7 @@
 """The failure paths of the five Lambda handlers (ingestflow.entrypoints.aws_lambda), called
 as the Lambda service calls them, on the moto server over HTTP (Lambda cannot run here).
 
-The events are AWS's own recorded payloads (/work/shared/fixtures/aws-events), edited as
+The events are AWS's own recorded payloads (tests/fixtures/aws-events), edited as
 JSON where they must name this test's bucket and keys; the execution inputs are those the
 `schedule` handler really started on moto's Step Functions; the stream records are read from
 moto's DynamoDB stream. No Glue job (Spark) runs: `finish` is given the payloads the state
@@ -37,7 +37,7 @@ from ingestflow.entrypoints.aws_lambda.finish import NotABatchPayload
 pytestmark = [pytest.mark.timeout(300)]
 
 REPO = Path(__file__).resolve().parents[2]
-EVENTS = REPO.parent / "shared" / "fixtures" / "aws-events"
+EVENTS = REPO / "tests" / "fixtures" / "aws-events"
 DEFINITION = REPO / "deploy" / "stepfunctions" / "batch.asl.json"
 ROLE = "arn:aws:iam::123456789012:role/ingestflow-batch"
 MISSING_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:no-such-machine"

@@ -23,7 +23,7 @@ from moto_server import MotoServer
 
 REPO = Path(__file__).resolve().parents[2]
 DEFINITION = REPO / "deploy" / "stepfunctions" / "batch.asl.json"
-EVENTS = REPO.parent / "shared" / "fixtures" / "aws-events"
+EVENTS = REPO / "tests" / "fixtures" / "aws-events"
 ROLE = "arn:aws:iam::123456789012:role/ingestflow-batch"
 LANDING_BUCKET, LANDING_PREFIX = "raw-landing", "incoming/"
 OUTPUT_BUCKET, OUTPUT_PREFIX = "curated-out", "parquet/"

@@ -1,5 +1,5 @@
 """The DynamoDB ledger's item conversions (pure): file items and stream records shaped like
-../shared/fixtures/aws-events/dynamoStreamEvent.json."""
+tests/fixtures/aws-events/dynamoStreamEvent.json."""
 
 from __future__ import annotations
 
@@ -17,9 +17,7 @@ from ingestflow.adapters.state.dynamodb_items import (
 from ingestflow.domain.records import FileRecord
 from ingestflow.domain.status import Status
 
-FIXTURE = (
-    Path(__file__).parents[3] / "shared" / "fixtures" / "aws-events" / "dynamoStreamEvent.json"
-)
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "aws-events" / "dynamoStreamEvent.json"
 T0 = 1_700_000_000.0
 
 TODO = FileRecord("landing", "in/a.csv", "ohlcv", "in/", 321, "v1", T0, Status.TODO)

@@ -10,7 +10,7 @@ import pytest
 
 from ingestflow.adapters.events.sqs_messages import Notification, parse_message
 
-FIXTURES = Path("/work/shared/fixtures/aws-events")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "aws-events"
 
 
 def fixture(name: str) -> Any:
