@@ -9,18 +9,34 @@ Returns what it did: {"reaped": n, "started": [{"batch_id", "run", "files"}], "f
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from ingestflow.bootstrap_lambda import runtime, time_left
 from ingestflow.services.remote_batches import start_ready_batches
 
+log = logging.getLogger(__name__)
 FORWARD_SECONDS = 10.0
+# The state machine gives RunGlue up to 2 h and Finish 5 min (deploy/stepfunctions): a shorter
+# lease lets the reaper queue a batch's files again while Glue still converts them.
+EXECUTION_SECONDS = 7200 + 300
+_WARNED: set[str] = set()
+
+
+def _warn_short_leases(workflows: Any) -> None:
+    for w in workflows:
+        if w.lease < EXECUTION_SECONDS and w.name not in _WARNED:
+            _WARNED.add(w.name)
+            log.warning("workflow %s: lease %.0fs is shorter than an execution may take (%ds); "
+                        "files of a long Glue run may be claimed again", w.name, w.lease,
+                        EXECUTION_SECONDS)  # fmt: skip
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rt = runtime()
     settings = rt.settings
+    _warn_short_leases(settings.workflows)
     left = time_left(context)
     result = start_ready_batches(
         rt.store,
