@@ -34,11 +34,43 @@ _PROBLEMS = {
     "RequestLimitExceeded": "throttled by DynamoDB",
 }
 # Cancellation reasons of a transaction that mean "lost a race": read again, decide again.
-_RACES = frozenset({"None", "ConditionalCheckFailed", "TransactionConflict"})
+RACES = frozenset({"None", "ConditionalCheckFailed", "TransactionConflict"})
 
 
 class LostRace(Exception):
     """A conditional write or transaction did not apply: another writer changed the item."""
+
+
+def call(
+    label: str,
+    what: str,
+    method: Callable[..., Any],
+    request: dict[str, Any],
+    condition_failed: type[Exception],
+    cancelled: type[Exception],
+) -> Any:
+    """`method(**request)`; a failed condition raises `condition_failed`, a transaction lost
+    to a race `cancelled`, any other AWS error a one-line LedgerError naming `label`."""
+    try:
+        return method(**request)
+    except Exception as exc:
+        if not type(exc).__module__.startswith("botocore"):
+            raise
+        code = (error_parts(exc) or ("", "", None))[0]
+        if code == "ConditionalCheckFailedException":
+            raise condition_failed() from None
+        if code == "TransactionCanceledException":
+            reasons = {
+                str(r.get("Code") or "None")
+                for r in getattr(exc, "response", {}).get("CancellationReasons") or ()
+            }
+            if reasons <= RACES:
+                raise cancelled() from None
+            said = ", ".join(sorted(reasons - RACES))
+            raise LedgerError(
+                f"DynamoDB ledger {label}: {what}: transaction refused ({said})"
+            ) from None
+        raise LedgerError(f"DynamoDB ledger {label}: {what}: {problem(exc)}") from None
 
 
 def problem(exc: BaseException) -> str:
@@ -64,26 +96,7 @@ class DynamoBase:
 
     def _call(self, what: str, method: Callable[..., Any], **request: Any) -> Any:
         """One request; races become LostRace, any other AWS error a one-line LedgerError."""
-        try:
-            return method(**request)
-        except Exception as exc:
-            if not type(exc).__module__.startswith("botocore"):
-                raise
-            code = (error_parts(exc) or ("", "", None))[0]
-            if code == "ConditionalCheckFailedException":
-                raise LostRace() from None
-            if code == "TransactionCanceledException":
-                reasons = {
-                    str(r.get("Code") or "None")
-                    for r in getattr(exc, "response", {}).get("CancellationReasons") or ()
-                }
-                if reasons <= _RACES:
-                    raise LostRace() from None
-                said = ", ".join(sorted(reasons - _RACES))
-                raise LedgerError(
-                    f"DynamoDB ledger {self.prefix}: {what}: transaction refused ({said})"
-                ) from None
-            raise LedgerError(f"DynamoDB ledger {self.prefix}: {what}: {problem(exc)}") from None
+        return call(self.prefix, what, method, request, LostRace, LostRace)
 
     def query(
         self, what: str, table: str, *, limit: int | None = None, **request: Any

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ingestflow.adapters.aws_errors import error_parts, transport_problem
+from ingestflow.adapters.state.dynamodb_base import call
 from ingestflow.domain.errors import LedgerError
 
 if TYPE_CHECKING:
@@ -35,20 +35,8 @@ ATTEMPTS = 8  # optimistic rounds (a lost race re-reads and tries again) and bat
 TRANSACTION_LIMIT = 100  # actions per TransactWriteItems
 _BATCH_WRITE = 25
 _BATCH_GET = 100
-# Cancellation reasons that mean "lost a race": read again and decide again. Any other reason
-# (ValidationError, ItemCollectionSizeLimitExceeded, ...) would fail every time.
-_RACES = frozenset({"None", "ConditionalCheckFailed", "TransactionConflict"})
 _NAME = re.compile(r"#[A-Za-z_][A-Za-z0-9_]*")
 _VALUE = re.compile(r":[A-Za-z_][A-Za-z0-9_]*")
-_PROBLEMS = {
-    "ResourceNotFoundException": "no such table (run `ingestflow setup`?)",
-    "AccessDeniedException": "access denied",
-    "UnrecognizedClientException": "the AWS access key id is not valid",
-    "ExpiredTokenException": "the AWS credentials have expired",
-    "ProvisionedThroughputExceededException": "throttled by DynamoDB",
-    "ThrottlingException": "throttled by DynamoDB",
-    "RequestLimitExceeded": "throttled by DynamoDB",
-}
 
 
 class ConditionFailed(Exception):
@@ -115,16 +103,6 @@ def expressions(values: Mapping[str, Any] | None = None, **parts: str | None) ->
     return request
 
 
-def describe(exc: BaseException) -> str:
-    parts = error_parts(exc)
-    if parts is not None:
-        code, message, status = parts
-        code = code or str(status or "")
-        said = _PROBLEMS.get(code) or message or "request failed"
-        return " ".join((f"{said} ({code})" if code else said).split())
-    return transport_problem(exc) or " ".join(str(exc).split()) or type(exc).__name__
-
-
 class SideTable:
     """The meta table through a boto3 DynamoDB client, with one-line errors."""
 
@@ -134,26 +112,7 @@ class SideTable:
         self._index = index
 
     def _call(self, what: str, method: Callable[..., Any], **request: Any) -> Any:
-        try:
-            return method(**request)
-        except Exception as exc:
-            if not type(exc).__module__.startswith("botocore"):
-                raise
-            code = (error_parts(exc) or ("", "", None))[0]
-            if code == "ConditionalCheckFailedException":
-                raise ConditionFailed() from None
-            if code == "TransactionCanceledException":
-                reasons = {
-                    str(r.get("Code") or "None")
-                    for r in getattr(exc, "response", {}).get("CancellationReasons") or ()
-                }
-                if reasons <= _RACES:
-                    raise Cancelled() from None
-                said = ", ".join(sorted(reasons - _RACES))
-                raise LedgerError(
-                    f"DynamoDB ledger {self._table}: {what}: transaction refused ({said})"
-                ) from None
-            raise LedgerError(f"DynamoDB ledger {self._table}: {what}: {describe(exc)}") from None
+        return call(self._table, what, method, request, ConditionFailed, Cancelled)
 
     @staticmethod
     def key(pk: str, sk: str) -> Item:
