@@ -19,10 +19,10 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from ingestflow.bootstrap import landing_store, open_store
-from ingestflow.bootstrap_aws import s3_output_room, stepfunctions_engine
+from ingestflow.bootstrap_aws import s3_client, s3_output_room, stepfunctions_engine
 from ingestflow.config import report_warnings
 from ingestflow.config.loader import load_settings
 from ingestflow.config.settings import Settings
@@ -92,15 +92,11 @@ class LambdaRuntime:
             raise ConfigError(
                 "engine.name", 'the schedule function needs [engine] name = "stepfunctions"'
             )
-        engine: Any = stepfunctions_engine(self.settings)
-        starter: BatchStarter = engine
-        return starter
+        return cast(BatchStarter, stepfunctions_engine(self.settings))
 
     @cached_property
     def s3(self) -> Any:
         """A boto3 S3 client (the batch and results manifests)."""
-        from ingestflow.bootstrap_aws import s3_client
-
         return s3_client()
 
     @cached_property

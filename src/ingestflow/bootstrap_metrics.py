@@ -16,6 +16,7 @@ from ingestflow.domain.metrics import MetricsContext
 from ingestflow.ports import MetricsSink, StatusStore
 from ingestflow.services.forwarder_thread import ForwarderThread
 from ingestflow.services.forwarding import Forwarder
+from ingestflow.services.reaper import never_dead
 
 
 def metrics_context(settings: Settings) -> MetricsContext:
@@ -84,12 +85,8 @@ def build_forwarder(
         settings.workflows,
         settings.landing_bucket,
         owner or owner_id(),
-        owner_is_dead=is_dead_local_owner if owner is None else _never_dead,
+        owner_is_dead=is_dead_local_owner if owner is None else never_dead,
     )
-
-
-def _never_dead(owner: str) -> bool:
-    return False
 
 
 def start_forwarding(settings: Settings, store: StatusStore) -> ForwarderThread | None:

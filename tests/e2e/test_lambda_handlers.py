@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
+from aws_pipeline import received_messages, stream_event
 from datadog_capture import DatadogCapture  # type: ignore[import-not-found,unused-ignore]
 from moto_server import MotoServer  # type: ignore[import-not-found,unused-ignore]
 
@@ -189,40 +190,10 @@ class Env:
     # -- the stream and the alerts' subscription -----------------------------------------
 
     def stream_event(self) -> dict[str, Any]:
-        """Every record of the files table's stream so far, as Lambda delivers them."""
-        dynamodb = self.server.client("dynamodb")
-        streams = self.server.client("dynamodbstreams")
-        table = f"{self.ledger_url.removeprefix('dynamodb://').split('?')[0]}-files"
-        arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-        records: list[dict[str, Any]] = []
-        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-            iterator = streams.get_shard_iterator(
-                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
-            while iterator:
-                answer = streams.get_records(ShardIterator=iterator, Limit=1000)
-                records += answer["Records"]
-                if not answer["Records"]:
-                    break
-                iterator = answer.get("NextShardIterator")
-        for record in records:
-            record["eventSourceARN"] = arn
-            created = record["dynamodb"].get("ApproximateCreationDateTime")
-            if created is not None and not isinstance(created, (int, float)):
-                record["dynamodb"]["ApproximateCreationDateTime"] = created.timestamp()
-        return {"Records": records}
+        return stream_event(self.server, self.ledger_url.removeprefix("dynamodb://").split("?")[0])
 
     def alert_messages(self, timeout: float) -> list[dict[str, Any]]:
-        """The SNS notifications the subscribed queue received (envelopes, decoded)."""
-        sqs = self.server.client("sqs")
-        found: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
-        while not found and time.monotonic() < deadline:
-            answer = sqs.receive_message(
-                QueueUrl=self.alerts_queue, MaxNumberOfMessages=10, WaitTimeSeconds=1
-            )
-            found += [json.loads(m["Body"]) for m in answer.get("Messages", [])]
-        return found
+        return received_messages(self.server, self.alerts_queue, timeout)
 
 
 Setup = Callable[..., Env]

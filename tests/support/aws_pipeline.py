@@ -83,39 +83,47 @@ class Pipeline:
         }
 
     def stream_event(self) -> dict[str, Any]:
-        """Every record of the files table's stream so far, as Lambda delivers them."""
-        dynamodb = self.server.client("dynamodb")
-        streams = self.server.client("dynamodbstreams")
-        arn = dynamodb.describe_table(TableName=f"{LEDGER}-files")["Table"]["LatestStreamArn"]
-        records: list[dict[str, Any]] = []
-        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-            iterator = streams.get_shard_iterator(
-                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
-            while iterator:
-                answer = streams.get_records(ShardIterator=iterator, Limit=1000)
-                records += answer["Records"]
-                if not answer["Records"]:
-                    break
-                iterator = answer.get("NextShardIterator")
-        for record in records:
-            record["eventSourceARN"] = arn
-            created = record["dynamodb"].get("ApproximateCreationDateTime")
-            if created is not None and not isinstance(created, (int, float)):
-                record["dynamodb"]["ApproximateCreationDateTime"] = created.timestamp()
-        return {"Records": records}
+        return stream_event(self.server, LEDGER)
 
     def alert_messages(self, timeout: float = 10.0) -> list[dict[str, Any]]:
-        """The SNS notifications the alerts queue received (SNS envelopes, decoded)."""
-        sqs = self.server.client("sqs")
-        found: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
-        while not found and time.monotonic() < deadline:
-            answer = sqs.receive_message(
-                QueueUrl=self.alerts_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-            )
-            found += [json.loads(m["Body"]) for m in answer.get("Messages", [])]
-        return found
+        return received_messages(self.server, self.alerts_queue_url, timeout)
+
+
+def stream_event(server: MotoServer, table_prefix: str) -> dict[str, Any]:
+    """Every record of the ledger's files-table stream so far, as Lambda delivers them."""
+    dynamodb = server.client("dynamodb")
+    streams = server.client("dynamodbstreams")
+    table = f"{table_prefix}-files"
+    arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    records: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            answer = streams.get_records(ShardIterator=iterator, Limit=1000)
+            records += answer["Records"]
+            if not answer["Records"]:
+                break
+            iterator = answer.get("NextShardIterator")
+    for record in records:
+        record["eventSourceARN"] = arn
+        created = record["dynamodb"].get("ApproximateCreationDateTime")
+        if created is not None and not isinstance(created, (int, float)):
+            record["dynamodb"]["ApproximateCreationDateTime"] = created.timestamp()
+    return {"Records": records}
+
+
+def received_messages(server: MotoServer, queue_url: str, timeout: float) -> list[dict[str, Any]]:
+    """The SNS notifications an SQS queue subscribed to a topic received (envelopes, decoded),
+    waiting up to `timeout` seconds for the first."""
+    sqs = server.client("sqs")
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while not found and time.monotonic() < deadline:
+        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        found += [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+    return found
 
 
 def build_pipeline(server: MotoServer, root: Path, datadog_url: str, **workflow: Any) -> Pipeline:

@@ -227,7 +227,7 @@ def _cause(error: Any) -> str:
 
 def read_json(s3_client: Any, url: str) -> Any:
     """The JSON document at the s3:// `url`; BatchManifestError (one line) otherwise."""
-    bucket, key = _split(url)
+    bucket, key = split_object_url(url)
     try:
         body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
     except _aws_errors() as exc:
@@ -240,7 +240,7 @@ def read_json(s3_client: Any, url: str) -> Any:
 
 def write_json(s3_client: Any, url: str, document: Mapping[str, Any]) -> None:
     """Write `document` to the s3:// `url` (one PUT); BatchManifestError (one line) otherwise."""
-    bucket, key = _split(url)
+    bucket, key = split_object_url(url)
     try:
         s3_client.put_object(
             Bucket=bucket, Key=key, Body=dumps(document), ContentType="application/json"
@@ -256,7 +256,8 @@ def _aws_errors() -> tuple[type[Exception], ...]:
     return (BotoCoreError, ClientError)
 
 
-def _split(url: str) -> tuple[str, str]:
+def split_object_url(url: str) -> tuple[str, str]:
+    """(bucket, key) of an s3://bucket/key URL; BatchManifestError when it names no object."""
     bucket, prefix = parse_url(url)
     key = prefix.removesuffix("/")  # parse_url reads a prefix; here it is an object's key
     if not key:

@@ -47,6 +47,7 @@ from ingestflow.adapters.engines.batch_manifest import (
     batch_url,
     failure_outcomes,
     read_outcomes,
+    split_object_url,
     write_json,
 )
 from ingestflow.domain.errors import IngestflowError, MissingExtraError
@@ -209,7 +210,7 @@ class StepFunctionsEngine:
     def _forget(self, url: str) -> None:
         """Delete the manifest of a batch that was refused (best effort: a leftover is only
         an unused object)."""
-        bucket, _, key = url.removeprefix("s3://").partition("/")
+        bucket, key = split_object_url(url)
         with contextlib.suppress(*self._aws_errors):
             self._s3.delete_object(Bucket=bucket, Key=key)
 

@@ -1,8 +1,8 @@
 """Read side of the DynamoDB ledger: every read is a GetItem or a Query of one partition.
 
 Files by status are Queries of `queue_index` (TODO, PROCESSING) or `outcome_index` (DONE,
-FAILED) (eventually consistent, like every GSI: a change
-shows there a moment after it is written; on moto at once). Workflow-wide reads visit the
+FAILED). Both are eventually consistent, like every GSI: a change shows there a moment after
+it is written (on moto at once). Workflow-wide reads visit the
 partitions `<STATUS>#<workflow>#<shard>` of every workflow the ledger has seen (the item
 "#names" of workflow_metadata, read consistently) and merge them in (upload_time, key) order.
 
