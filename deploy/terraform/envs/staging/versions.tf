@@ -1,14 +1,1 @@
-terraform {
-  required_version = ">= 1.10"
-
-  required_providers {
-    aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.80"
-    }
-    datadog = {
-      source  = "DataDog/datadog"
-      version = ">= 3.40"
-    }
-  }
-}
+../dev/versions.tf
