@@ -21,9 +21,11 @@ import pytest
 import terraform_tree as tf
 
 import ingestflow.entrypoints.aws_lambda as lambda_package
+from ingestflow.adapters.state.dynamodb_items import transition_from_stream_record
 from ingestflow.adapters.state.dynamodb_tables import TABLES, table_names
 from ingestflow.bootstrap_lambda import DEPLOYMENT_VARIABLES, PACKAGED_CONFIG
 from ingestflow.config.loader import load_settings
+from ingestflow.domain.cron import CronSchedule
 from ingestflow.domain.status import ALLOWED, Status
 from ingestflow.domain.transform import OHLCV
 
@@ -215,12 +217,32 @@ def test_every_module_has_the_standard_files_and_pins_its_versions(module_dir: P
         assert (spec["source"], spec["version"]) == expected[name]
 
 
-def test_modules_have_a_create_toggle_and_an_example_uses_them() -> None:
+def depends_on_create(
+    module: tf.Module, expression: Any, seen: frozenset[str] = frozenset()
+) -> bool:
+    """Whether an expression reads var.create, itself or through the locals it uses."""
+    refs = tf.references(json.dumps(expression))
+    if "create" in refs["var"]:
+        return True
+    return any(
+        depends_on_create(module, module.locals[name], seen | {name})
+        for name in refs["local"] - seen
+        if name in module.locals
+    )
+
+
+def test_modules_have_a_create_toggle_that_every_resource_honours() -> None:
     for path in sorted((tf.TERRAFORM / "modules").iterdir()):
         module = tf.load(path)
-        if module.name in ("modules/stack", "modules/ci_oidc"):
-            continue  # a composition, and a module whose toggle is create_provider
+        if module.name == "modules/stack":
+            continue  # a composition of the modules below: no resource of its own
         assert "create" in module.variables, module.name
+        assert default(module, "create") is (module.name != "modules/datadog"), module.name
+        for (kind, name), body in module.resources.items():
+            repeat = body.get("count", body.get("for_each"))
+            assert repeat is not None and depends_on_create(module, repeat), (
+                f"{module.name}: {kind}.{name} is created whatever var.create says"
+            )
     example = tf.module_named("examples/minimal")
     assert example.calls, "examples/minimal calls no module"
 
@@ -426,28 +448,56 @@ def test_the_state_machine_fills_exactly_the_placeholders_of_its_definition() ->
     json.loads(text)  # valid JSON with the placeholders in place
 
 
+def filter_matches(rule: Any, event: Any) -> bool:
+    """Lambda event filtering (EventBridge syntax): nested keys, value lists, and the
+    `{"anything-but": [...]}` matcher; a key the event lacks never matches."""
+    if isinstance(rule, list):
+        return any(
+            event not in r["anything-but"] if isinstance(r, dict) else event == r for r in rule
+        )
+    return isinstance(event, dict) and all(
+        k in event and filter_matches(v, event[k]) for k, v in rule.items()
+    )
+
+
+def stream_record(old: Status | None, new: Status | None) -> dict[str, Any]:
+    """A files-table stream record: INSERT (old None), MODIFY, or REMOVE (new None)."""
+
+    def item(status: Status) -> dict[str, Any]:
+        return {"pk": {"S": "f#b#k"}, "bucket": {"S": "b"}, "key": {"S": "k"},
+                "workflow": {"S": "ohlcv"}, "status": {"S": status.value}}  # fmt: skip
+
+    change: dict[str, Any] = {"SequenceNumber": "1"}
+    if old is not None:
+        change["OldImage"] = item(old)
+    if new is not None:
+        change["NewImage"] = item(new)
+    name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
+    return {"eventName": name, "dynamodb": change}
+
+
 def test_the_stream_filter_lets_only_files_that_ended_through() -> None:
     module = tf.module_named("modules/functions")
     mapping = module.resources_of("aws_lambda_event_source_mapping")["forward_metrics"]
     [criteria] = tf.blocks(mapping, "filter_criteria")
-    [only] = tf.blocks(criteria, "filter")
-    assert only["pattern"] == "${jsonencode(local.stream_filter)}"
-    pattern = module.locals["stream_filter"]
+    [dynamic] = tf.blocks(criteria, "dynamic")
+    assert dynamic["filter"]["for_each"] == "${local.stream_filters}"
+    assert dynamic["filter"]["content"] == [{"pattern": "${jsonencode(filter.value)}"}]
+    filters = module.locals["stream_filters"]
+    assert 1 <= len(filters) <= 5  # Lambda's default quota of filters per mapping
     ended = {new for old, new in ALLOWED if old is Status.PROCESSING and new is not Status.TODO}
-
-    def matches(rule: Any, event: Any) -> bool:  # EventBridge-style: nested keys, value lists
-        if isinstance(rule, list):
-            return event in rule
-        return isinstance(event, dict) and all(
-            k in event and matches(v, event[k]) for k, v in rule.items()
-        )
-
-    passed = {
-        s
-        for s in Status
-        if matches(pattern, {"dynamodb": {"NewImage": {"status": {"S": s.value}}}})
-    }
-    assert passed == ended == {Status.DONE, Status.FAILED}
+    assert ended == {Status.DONE, Status.FAILED}
+    for old in [None, *Status]:
+        for new in [None, *Status]:
+            if old is None and new is None:
+                continue
+            record = stream_record(old, new)
+            passed = any(filter_matches(f, record) for f in filters)
+            transition = transition_from_stream_record(record)
+            # Exactly the status changes that end a file: not a MODIFY that keeps DONE or
+            # FAILED (the handler would skip it), not a removal, not TODO or PROCESSING.
+            wanted = transition is not None and transition.new_status in ended
+            assert passed == wanted, (old, new)
     assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
     assert mapping["bisect_batch_on_function_error"] is True
     assert tf.blocks(tf.blocks(mapping, "destination_config")[0], "on_failure")
@@ -621,3 +671,61 @@ def test_deploy_roles_trust_one_github_environment_exactly() -> None:
         assert not f"{prefix}-{env}".startswith(stack["stack_name"] + "-"), (
             "a role could edit itself"
         )
+
+
+# -- schedules ------------------------------------------------------------------------------------
+
+
+def schedule_pattern(module: tf.Module, variable: str) -> re.Pattern[str]:
+    """The regex a schedule variable's validation applies (HCL escapes undone)."""
+    [validation] = module.variables[variable]["validation"]
+    found = re.fullmatch(r'\$\{can\(regex\("(.*)", var\.(\w+)\)\)\}', validation["condition"])
+    assert found and found.group(2) == variable, validation["condition"]
+    return re.compile(found.group(1).replace("\\\\", "\\"))
+
+
+def test_the_schedules_are_real_eventbridge_expressions_and_schedule_runs_every_minute() -> None:
+    orchestration = tf.module_named("modules/orchestration")
+    patterns = {v: schedule_pattern(orchestration, v)
+                for v in ("schedule_expression", "alerts_schedule_expression")}  # fmt: skip
+    for pattern in patterns.values():
+        for good in ("rate(1 minute)", "rate(5 minutes)", "rate(1 hour)",
+                     "cron(0 7 * * ? *)", "cron(0/15 * ? * MON-FRI *)"):  # fmt: skip
+            assert pattern.fullmatch(good), good
+        # The placeholder crons of the system we replace, and rates EventBridge refuses.
+        for bad in ("rate(1 minutes)", "rate(5 minute)", "rate(0 minutes)", "0 7 * * *",
+                    "cron(0 7 * * *)", "cron(0 7 * * * *)", "cron(0 0 1 1 ? 2020 x)"):  # fmt: skip
+            assert not pattern.fullmatch(bad), bad
+    stack = tf.module_named("modules/stack")
+    assert default(orchestration, "schedule_expression") == "rate(1 minute)"
+    assert default(stack, "schedule_expression") == "rate(1 minute)"
+    assert stack.calls["orchestration"]["schedule_expression"] == "${var.schedule_expression}"
+    values = [default(m, "alerts_schedule_expression") for m in (orchestration, stack)]
+    for env in ENVS:
+        assert "schedule_expression" not in tfvars(env), env  # every minute everywhere
+        values.append(tfvars(env)["alerts_schedule_expression"])
+    for value in values:
+        assert patterns["alerts_schedule_expression"].fullmatch(value), value
+    # The alerts function runs the rules on that schedule; the daily report follows the
+    # packaged config's report_cron (sent by the first pass at or after its deadline).
+    settings = load_settings(tf.REPO / PACKAGED_CONFIG, environ={})
+    assert settings.alerts.report_cron is not None
+    CronSchedule.parse(settings.alerts.report_cron)
+
+
+def test_the_executions_alarm_counts_every_status_the_backstop_rule_finishes() -> None:
+    module = tf.module_named("modules/orchestration")
+    rule = module.resources_of("aws_cloudwatch_event_rule")["execution_ended"]
+    pattern = re.search(r"status\s*=\s*\[([^\]]*)\]", rule["event_pattern"])
+    assert pattern, rule["event_pattern"]
+    statuses = set(re.findall(r'"(\w+)"', pattern.group(1)))
+    assert statuses == {"FAILED", "TIMED_OUT", "ABORTED"}
+    alarm = module.resources_of("aws_cloudwatch_metric_alarm")["executions_failed"]
+    [dynamic] = tf.blocks(alarm, "dynamic")
+    metrics = set(dynamic["metric_query"]["for_each"].values())
+    # AWS/States names: ExecutionsFailed, ExecutionsTimedOut, ExecutionsAborted.
+    names = {s: "Executions" + s.title().replace("_", "") for s in statuses}
+    assert metrics == set(names.values())
+    [total] = [q for q in tf.blocks(alarm, "metric_query") if q.get("return_data")]
+    for query_id in dynamic["metric_query"]["for_each"]:
+        assert query_id in total["expression"], total["expression"]

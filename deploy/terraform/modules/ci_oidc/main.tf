@@ -15,7 +15,8 @@ locals {
   partition    = data.aws_partition.current.partition
   region       = data.aws_region.current.name
   oidc_host    = "token.actions.githubusercontent.com"
-  provider_arn = var.create_provider ? aws_iam_openid_connect_provider.github[0].arn : var.oidc_provider_arn
+  provider_arn = var.create && var.create_provider ? aws_iam_openid_connect_provider.github[0].arn : var.oidc_provider_arn
+  environments = var.create ? var.environments : {}
 
   subjects = {
     for env, e in var.environments : env => coalesce(e.subject, "repo:${var.github_repository}:environment:${env}")
@@ -34,7 +35,7 @@ locals {
 }
 
 resource "aws_iam_openid_connect_provider" "github" {
-  count = var.create_provider ? 1 : 0
+  count = var.create && var.create_provider ? 1 : 0
 
   url            = "https://${local.oidc_host}"
   client_id_list = ["sts.amazonaws.com"]
@@ -45,7 +46,7 @@ resource "aws_iam_openid_connect_provider" "github" {
 }
 
 data "aws_iam_policy_document" "trust" {
-  for_each = var.environments
+  for_each = local.environments
 
   statement {
     sid     = "GitHubEnvironment${title(each.key)}"
@@ -68,7 +69,7 @@ data "aws_iam_policy_document" "trust" {
 }
 
 resource "aws_iam_role" "deploy" {
-  for_each = var.environments
+  for_each = local.environments
 
   name                 = "${var.role_name_prefix}-${each.key}"
   description          = "GitHub Actions (${local.subjects[each.key]}) deploys ${each.value.stack_name}"
@@ -78,7 +79,7 @@ resource "aws_iam_role" "deploy" {
 }
 
 data "aws_iam_policy_document" "deploy" {
-  for_each = var.environments
+  for_each = local.environments
 
   # Terraform state: this environment's key (and its lock file) only.
   statement {
@@ -378,7 +379,7 @@ data "aws_iam_policy_document" "deploy" {
 }
 
 resource "aws_iam_role_policy" "deploy" {
-  for_each = var.environments
+  for_each = local.environments
 
   name   = "ingestflow-deploy-${each.key}"
   role   = aws_iam_role.deploy[each.key].id

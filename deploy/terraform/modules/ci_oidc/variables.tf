@@ -1,3 +1,9 @@
+variable "create" {
+  description = "Whether to create anything (the OIDC provider when create_provider, and the deploy roles)."
+  type        = bool
+  default     = true
+}
+
 variable "create_provider" {
   description = "Whether to create the GitHub OIDC provider (token.actions.githubusercontent.com); false when the account already has one (pass its ARN)."
   type        = bool

@@ -51,14 +51,32 @@ locals {
     INGESTFLOW_ALERTS__NOTIFIERS__OPS__TOPIC_ARN = var.alerts_topic_arn
   }
 
-  # Only file changes that end a file (NewImage.status DONE or FAILED) wake forward_metrics.
-  stream_filter = {
-    dynamodb = {
-      NewImage = {
-        status = { S = ["DONE", "FAILED"] }
+  # Only changes that end a file wake forward_metrics: an item created DONE or FAILED, or an
+  # item whose status BECOMES DONE or FAILED. A MODIFY that keeps the status (a DONE file's
+  # attributes rewritten, a FAILED file's attempt counted) is not a transition: the handler
+  # skips it (transition_from_stream_record), so the filter drops it before an invocation.
+  # A filter cannot compare NewImage with OldImage, hence one filter per ending status
+  # ("anything-but" the same status before); filters are ORed (at most 5 per mapping).
+  stream_filters = [
+    {
+      eventName = ["INSERT"]
+      dynamodb  = { NewImage = { status = { S = ["DONE", "FAILED"] } } }
+    },
+    {
+      eventName = ["MODIFY"]
+      dynamodb = {
+        NewImage = { status = { S = ["DONE"] } }
+        OldImage = { status = { S = [{ "anything-but" = ["DONE"] }] } }
       }
-    }
-  }
+    },
+    {
+      eventName = ["MODIFY"]
+      dynamodb = {
+        NewImage = { status = { S = ["FAILED"] } }
+        OldImage = { status = { S = [{ "anything-but" = ["FAILED"] }] } }
+      }
+    },
+  ]
 
   # Every table of the ledger and its indexes (DescribeTable at start-up; never CreateTable).
   ledger_resources = concat(var.table_arns, [for arn in var.table_arns : "${arn}/index/*"])
@@ -519,8 +537,11 @@ resource "aws_lambda_event_source_mapping" "forward_metrics" {
   }
 
   filter_criteria {
-    filter {
-      pattern = jsonencode(local.stream_filter)
+    dynamic "filter" {
+      for_each = local.stream_filters
+      content {
+        pattern = jsonencode(filter.value)
+      }
     }
   }
 }

@@ -359,16 +359,13 @@ resource "aws_sfn_state_machine" "this" {
   depends_on = [aws_iam_role_policy.state_machine]
 }
 
+# Every execution that did not succeed: the backstop rule finishes the same three statuses.
+# A timed-out (RunGlue's 2 h) or aborted execution is not counted in ExecutionsFailed.
 resource "aws_cloudwatch_metric_alarm" "executions_failed" {
   count = var.create ? 1 : 0
 
   alarm_name          = "${var.state_machine_name}-executions-failed"
-  alarm_description   = "Batch executions of ${var.state_machine_name} failed (their files were finished by the Catch path or the backstop rule; see the ledger)."
-  namespace           = "AWS/States"
-  metric_name         = "ExecutionsFailed"
-  dimensions          = { StateMachineArn = aws_sfn_state_machine.this[0].arn }
-  statistic           = "Sum"
-  period              = 300
+  alarm_description   = "Batch executions of ${var.state_machine_name} failed, timed out or were aborted (their files were finished by the Catch path or the backstop rule; see the ledger)."
   evaluation_periods  = 1
   threshold           = 0
   comparison_operator = "GreaterThanThreshold"
@@ -376,6 +373,31 @@ resource "aws_cloudwatch_metric_alarm" "executions_failed" {
   alarm_actions       = var.alarm_actions
   ok_actions          = var.alarm_actions
   tags                = var.tags
+
+  metric_query {
+    id          = "ended_badly"
+    expression  = "FILL(failed, 0) + FILL(timed_out, 0) + FILL(aborted, 0)"
+    label       = "Executions failed, timed out or aborted"
+    return_data = true
+  }
+
+  dynamic "metric_query" {
+    for_each = {
+      failed    = "ExecutionsFailed"
+      timed_out = "ExecutionsTimedOut"
+      aborted   = "ExecutionsAborted"
+    }
+    content {
+      id = metric_query.key
+      metric {
+        namespace   = "AWS/States"
+        metric_name = metric_query.value
+        dimensions  = { StateMachineArn = aws_sfn_state_machine.this[0].arn }
+        stat        = "Sum"
+        period      = 300
+      }
+    }
+  }
 }
 
 ################################################################################

@@ -41,15 +41,28 @@ variable "alerts_function_arn" {
 }
 
 variable "schedule_expression" {
-  description = "Schedule of the schedule function."
+  description = "Schedule of the schedule function (EventBridge: rate(1 minute), or a 6-field cron(...))."
   type        = string
   default     = "rate(1 minute)"
+
+  validation {
+    # EventBridge accepts `rate(1 minute)` but not `rate(1 minutes)` or `rate(2 minute)`, and
+    # only 6-field crons (minutes hours day-of-month month day-of-week year, one of the two
+    # days `?`); a 5-field Unix cron is refused at apply time.
+    condition     = can(regex("^(rate\\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\\)|cron\\(\\S+ \\S+ (\\? \\S+ \\S+|\\S+ \\S+ \\?) \\S+\\))$", var.schedule_expression))
+    error_message = "schedule_expression must be an EventBridge rate(1 minute), rate(N minutes|hours|days) or 6-field cron(m h dom mon dow year) with one of the days ?."
+  }
 }
 
 variable "alerts_schedule_expression" {
-  description = "Schedule of the alerts function."
+  description = "Schedule of the alerts function: how often the alert rules are evaluated. The daily report follows the packaged config's [alerts] report_cron: the first pass at or after each deadline sends it, so it comes at most one period late."
   type        = string
   default     = "rate(5 minutes)"
+
+  validation {
+    condition     = can(regex("^(rate\\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\\)|cron\\(\\S+ \\S+ (\\? \\S+ \\S+|\\S+ \\S+ \\?) \\S+\\))$", var.alerts_schedule_expression))
+    error_message = "alerts_schedule_expression must be an EventBridge rate(1 minute), rate(N minutes|hours|days) or 6-field cron(m h dom mon dow year) with one of the days ?."
+  }
 }
 
 variable "event_maximum_age_seconds" {
