@@ -23,14 +23,15 @@ ARG LAMBDA_BASE_DIGEST=""
 FROM public.ecr.aws/lambda/python:3.11${LAMBDA_BASE_DIGEST:+@}${LAMBDA_BASE_DIGEST} AS builder
 WORKDIR /build
 # Only what the wheel is built from: pyproject names README.md as the readme and LICENSE as
-# its licence file, the package is under src/.
+# its licence file, the package is under src/. And the handlers' requirements.
 COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
-# The requirement the final stage installs: this wheel, by its path (a PEP 508 direct reference,
-# so pip never looks for an "ingestflow" on PyPI, which could be someone else's project), with
-# the `lambda` extra, whatever the version in pyproject.toml.
+COPY deploy/lambda/requirements.txt /wheels/requirements.txt
+# The wheel, and a requirement naming it by its path (a PEP 508 direct reference, so pip never
+# looks for an "ingestflow" on PyPI, which could be someone else's project), whatever the
+# version in pyproject.toml.
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
-    && printf 'ingestflow[lambda] @ file://%s\n' /wheels/ingestflow-*.whl > /wheels/requirements.txt
+    && printf 'ingestflow @ file://%s\n' /wheels/ingestflow-*.whl > /wheels/ingestflow.txt
 
 FROM public.ecr.aws/lambda/python:3.11${LAMBDA_BASE_DIGEST:+@}${LAMBDA_BASE_DIGEST}
 LABEL org.opencontainers.image.title="ingestflow-lambda" \
@@ -40,14 +41,21 @@ LABEL org.opencontainers.image.title="ingestflow-lambda" \
 # org.opencontainers.image.source, .revision and .base.digest are added by the build
 # (deploy.yml: build-push-action `labels`), which knows the repository, commit and base digest.
 
-# The handlers need the package plus the `lambda` extra (boto3 and aws-lambda-powertools), and
-# nothing else: the Datadog sink speaks Datadog's HTTP API with urllib (no `datadog` extra), and
-# no Spark, PostgreSQL or polars extra is installed. The wheel comes from the builder through a
-# bind mount, so it is not left in a layer. Installed into ${LAMBDA_TASK_ROOT} (/var/task), which
-# comes first on the runtime's sys.path, so these boto3/botocore shadow the runtime's copy.
+# Small: the wheel with --no-deps, and only deploy/lambda/requirements.txt (boto3,
+# aws-lambda-powertools, orjson, watchdog, with their own dependencies). The package's other
+# dependencies serve the CLI, the local engines and the web server, which no handler imports:
+# duckdb, pyarrow, starlette, uvicorn, jinja2, typer, rich and prometheus-client are left out
+# (tests/integration/test_lambda_image_dependencies.py runs the handlers with them refused),
+# and so are the Spark, PostgreSQL, polars and datadog extras (the Datadog sink speaks Datadog's
+# HTTP API with urllib). `pip check` would list the left-out dependencies: by design.
+# The files come from the builder through a bind mount, so they are not left in a layer.
+# Installed into ${LAMBDA_TASK_ROOT} (/var/task), which comes first on the runtime's sys.path,
+# so these boto3/botocore shadow the runtime's copy.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     pip install --no-cache-dir --disable-pip-version-check --target "${LAMBDA_TASK_ROOT}" \
-      --requirement /wheels/requirements.txt
+      --requirement /wheels/requirements.txt \
+    && pip install --no-cache-dir --disable-pip-version-check --target "${LAMBDA_TASK_ROOT}" \
+      --no-deps --requirement /wheels/ingestflow.txt
 
 # The packaged configuration (placeholders that the functions' INGESTFLOW_* variables replace:
 # deploy/lambda/ingestflow.toml). Terraform sets INGESTFLOW_CONFIG too; this default lets the

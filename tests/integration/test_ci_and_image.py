@@ -35,6 +35,7 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 HANDLERS = ("register", "schedule", "finish", "alerts", "forward_metrics")
 HANDLER_PATH = re.compile(r"ingestflow\.entrypoints\.aws_lambda\.(\w+)\.handler")
 BASE_IMAGE = "public.ecr.aws/lambda/python:3.11"
+LAMBDA_REQUIREMENTS = "deploy/lambda/requirements.txt"
 STATIC_KEYS = ("aws-access-key-id", "aws-secret-access-key")
 STATIC_KEY_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID")
 CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials"
@@ -483,28 +484,39 @@ def test_the_image_default_command_is_one_of_the_five_handlers_and_every_handler
     assert callable(getattr(importlib.import_module(module_path), attribute))
 
 
-def test_the_image_installs_the_lambda_extra_and_packages_the_functions_config() -> None:
+def test_the_image_installs_the_wheel_with_no_dependencies_but_the_handlers_ones() -> None:
     instructions = dockerfile_instructions()
     froms = [args for keyword, args in instructions if keyword == "FROM"]
     assert len(froms) == 2 and all(f.startswith(BASE_IMAGE) for f in froms), froms
     assert froms[0].endswith(" AS builder")
     builder = instructions[: instructions.index(("FROM", froms[1]))]
+    assert ("COPY", f"{LAMBDA_REQUIREMENTS} /wheels/requirements.txt") in builder
     assert any(
-        k == "RUN" and "pip wheel" in a and "--no-deps" in a and "ingestflow[lambda] @ file://" in a
+        k == "RUN"
+        and "pip wheel" in a
+        and "--no-deps" in a
+        and "'ingestflow @ file://%s\\n' /wheels/ingestflow-*.whl > /wheels/ingestflow.txt" in a
         for k, a in builder
-    )
+    ), builder
     final = final_stage(instructions)
-    installs = [a for k, a in final if k == "RUN" and "pip install" in a]
-    assert len(installs) == 1
-    install = installs[0]
-    assert "--no-cache-dir" in install and '--target "${LAMBDA_TASK_ROOT}"' in install
-    assert "from=builder" in install
-    # Only the `lambda` extra: no Spark, PostgreSQL, polars or `all` in the image.
+    runs = [a for k, a in final if k == "RUN" and "pip install" in a]
+    assert len(runs) == 1
+    assert "--mount=type=bind,from=builder,source=/wheels,target=/wheels" in runs[0]
+    installs = [f"pip install{part}" for part in runs[0].split("pip install")[1:]]
+    assert len(installs) == 2, installs
+    for install in installs:
+        assert "--no-cache-dir" in install and '--target "${LAMBDA_TASK_ROOT}"' in install
+    # The handlers' requirements with their dependencies, then the wheel without its own.
+    requirements, wheel = installs
+    assert "--requirement /wheels/requirements.txt" in requirements
+    assert "--no-deps" not in requirements
+    assert "--no-deps" in wheel and "--requirement /wheels/ingestflow.txt" in wheel
+    # No extra at all: no `lambda`, Spark, PostgreSQL, polars or `all` resolved in the image.
     extras = re.findall(r"ingestflow\[([^\]]*)\]", " ".join(a for _, a in instructions))
-    assert extras == ["lambda"], extras
+    assert extras == [], extras
     assert ("COPY", f"{PACKAGED_CONFIG} ${{LAMBDA_TASK_ROOT}}/ingestflow.toml") in final
     assert ("ENV", "INGESTFLOW_CONFIG=${LAMBDA_TASK_ROOT}/ingestflow.toml") in final
-    assert (ROOT / PACKAGED_CONFIG).is_file()
+    assert (ROOT / PACKAGED_CONFIG).is_file() and (ROOT / LAMBDA_REQUIREMENTS).is_file()
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     extra = pyproject["project"]["optional-dependencies"]["lambda"]
     assert any(dep.startswith("aws-lambda-powertools") for dep in extra), extra
