@@ -467,6 +467,25 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
         assert not assumes_aws_role(job)
 
 
+def test_nothing_is_built_or_deployed_before_the_readme_tests_pass_on_that_commit() -> None:
+    deploy = jobs(workflow("deploy.yml"))
+    test = deploy["test"]
+    runs = [s["run"].strip() for s in steps(test) if "run" in s]
+    assert runs == [readme_test_command()]
+    assert test["permissions"] == {"contents": "read"} and not assumes_aws_role(test)
+    assert environment_of(test) is None  # no environment: it holds no deployment variables
+    assert test["if"] == deploy["build"]["if"]
+    assert needs_of(deploy["build"]) == ["test"]
+
+    def upstream(name: str) -> set[str]:
+        found = set(needs_of(deploy[name]))
+        return found.union(*(upstream(n) for n in found)) if found else found
+
+    for name, job in deploy.items():
+        if assumes_aws_role(job):
+            assert "test" in upstream(name), name
+
+
 # --- the image -----------------------------------------------------------------------------
 
 
