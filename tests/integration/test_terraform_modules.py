@@ -729,3 +729,14 @@ def test_the_executions_alarm_counts_every_status_the_backstop_rule_finishes() -
     [total] = [q for q in tf.blocks(alarm, "metric_query") if q.get("return_data")]
     for query_id in dynamic["metric_query"]["for_each"]:
         assert query_id in total["expression"], total["expression"]
+
+
+def test_deploy_roles_may_set_up_the_log_delivery_of_the_state_machine_they_create() -> None:
+    deploy = policy(tf.module_named("modules/ci_oidc"), "deploy")
+    granted = {a for s in deploy for a in s["actions"]}
+    assert "states:CreateStateMachine" in granted and "states:UpdateStateMachine" in granted
+    delivery = statement(policy(tf.module_named("modules/orchestration"), "state_machine"),
+                         "LogDelivery")  # fmt: skip
+    # What a vended-logs destination needs from the identity configuring it (CloudWatch Logs
+    # "Logging that requires additional permissions [V1]").
+    assert set(delivery["actions"]) <= granted, set(delivery["actions"]) - granted

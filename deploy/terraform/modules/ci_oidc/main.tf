@@ -376,6 +376,19 @@ data "aws_iam_policy_document" "deploy" {
     ]
     resources = ["*"]
   }
+
+  # A state machine's logging_configuration is a CloudWatch Logs vended log delivery: the
+  # identity that creates or updates the state machine (this role) sets the delivery up, not
+  # only the state machine's own role. These actions accept no resource but "*".
+  statement {
+    sid = "StateMachineLogDelivery"
+    actions = [
+      "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+      "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+      "logs:DescribeResourcePolicies",
+    ]
+    resources = ["*"]
+  }
 }
 
 resource "aws_iam_role_policy" "deploy" {
