@@ -50,7 +50,9 @@ LABEL org.opencontainers.image.title="ingestflow-lambda" \
 # HTTP API with urllib). `pip check` would list the left-out dependencies: by design.
 # The files come from the builder through a bind mount, so they are not left in a layer.
 # Installed into ${LAMBDA_TASK_ROOT} (/var/task), which comes first on the runtime's sys.path,
-# so these boto3/botocore shadow the runtime's copy.
+# so these boto3/botocore shadow the runtime's copy. The second install warns that
+# ${LAMBDA_TASK_ROOT}/bin exists (jmespath's script) and skips the `ingestflow` console
+# script: no function runs it.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     pip install --no-cache-dir --disable-pip-version-check --target "${LAMBDA_TASK_ROOT}" \
       --requirement /wheels/requirements.txt \
