@@ -212,7 +212,7 @@ def test_every_module_has_the_standard_files_and_pins_its_versions(module_dir: P
         kinds |= {kind for kind, _ in called.resources} | {k for k, _ in called.data}
     used = {kind.split("_", 1)[0] for kind in kinds}
     assert used <= set(providers), f"providers used but not required: {used - set(providers)}"
-    expected = {"aws": ("hashicorp/aws", ">= 5.80"), "datadog": ("DataDog/datadog", ">= 3.40")}
+    expected = {"aws": ("hashicorp/aws", ">= 5.100"), "datadog": ("DataDog/datadog", ">= 3.40")}
     for name, spec in providers.items():
         assert (spec["source"], spec["version"]) == expected[name]
 
@@ -740,3 +740,13 @@ def test_deploy_roles_may_set_up_the_log_delivery_of_the_state_machine_they_crea
     # What a vended-logs destination needs from the identity configuring it (CloudWatch Logs
     # "Logging that requires additional permissions [V1]").
     assert set(delivery["actions"]) <= granted, set(delivery["actions"]) - granted
+
+
+def test_no_module_reads_an_attribute_the_aws_provider_6_deprecates() -> None:
+    # hashicorp/aws 6.0 deprecates data.aws_region's `name` (and `id`) for `region`, which
+    # exists from 5.100: every module requires that version (see the versions test).
+    for module_dir in MODULES:
+        module = tf.load(module_dir)
+        for expression in module.expressions():
+            found = re.findall(r"data\.aws_region\.\w+\.(\w+)", expression)
+            assert set(found) <= {"region"}, f"{module.name}: {expression}"

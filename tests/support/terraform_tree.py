@@ -179,7 +179,7 @@ def skips_file() -> set[tuple[str, str]]:
 
 SAMPLE_DATA = {
     "data.aws_partition.current.partition": "aws",
-    "data.aws_region.current.name": "eu-west-1",
+    "data.aws_region.current.region": "eu-west-1",
     "data.aws_caller_identity.current.account_id": "123456789012",
 }
 

@@ -13,7 +13,7 @@ data "aws_region" "current" {}
 locals {
   account_id   = data.aws_caller_identity.current.account_id
   partition    = data.aws_partition.current.partition
-  region       = data.aws_region.current.name
+  region       = data.aws_region.current.region
   oidc_host    = "token.actions.githubusercontent.com"
   provider_arn = var.create && var.create_provider ? aws_iam_openid_connect_provider.github[0].arn : var.oidc_provider_arn
   environments = var.create ? var.environments : {}

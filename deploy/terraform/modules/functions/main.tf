@@ -19,7 +19,7 @@ data "aws_region" "current" {}
 locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.name
+  region     = data.aws_region.current.region
 
   # Invoked by an event source mapping: failures go back to their source (the queue's
   # redrive policy, the stream's on-failure destination).

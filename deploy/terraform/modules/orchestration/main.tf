@@ -11,7 +11,7 @@ data "aws_region" "current" {}
 locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.name
+  region     = data.aws_region.current.region
 
   glue_job_name       = "${var.name}-batch"
   glue_job_arn        = "arn:${local.partition}:glue:${local.region}:${local.account_id}:job/${local.glue_job_name}"
