@@ -18,11 +18,12 @@ import psycopg
 import pytest
 from postgres_server import PostgresServer
 
-from ingestflow.adapters.state import postgres_batches, postgres_metrics
+from ingestflow.adapters.state import postgres_batches, sql_metrics
 from ingestflow.adapters.state.postgres import PostgresStatusStore
 from ingestflow.adapters.state.postgres_reads import PostgresReads
 from ingestflow.adapters.state.postgres_rows import SELECT_WITH_ID, TRANSITION_COLUMNS
 from ingestflow.adapters.state.postgres_schema import SCHEMA_VERSION
+from ingestflow.adapters.state.sql_dialect import POSTGRES
 from ingestflow.config.secrets import Secret
 from ingestflow.domain.errors import LedgerError, MissingExtraError
 from ingestflow.domain.records import FileOutcome, ObjectInfo
@@ -340,7 +341,7 @@ def test_backlog_files_and_stream_queries_use_indexes(
             " AND upload_time >= %s AND upload_time < %s AND workflow = %s",
             (T0, now, "ohlcv"),
         ),
-        (postgres_metrics._ENDED, (T0, now, T0, 0, 100)),
+        (POSTGRES.sql(sql_metrics._ENDED.format(hint="")), (T0, now, T0, 0, 100)),
     ]
     for status in Status:
         params: list[Any] = []

@@ -28,6 +28,7 @@ from ingestflow.adapters.state.postgres_schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
 )
+from ingestflow.adapters.state.sql_dialect import POSTGRES
 from ingestflow.config.secrets import Secret
 from ingestflow.domain.errors import LedgerError, MissingExtraError
 
@@ -57,6 +58,8 @@ def _one_line(exc: BaseException) -> str:
 
 class PostgresDb:
     """The pool and the transaction helpers every part of the store uses."""
+
+    DIALECT = POSTGRES  # for the parts written once for both SQL ledgers (sql_dialect)
 
     def __init__(
         self,
@@ -193,6 +196,11 @@ class PostgresDb:
             raise LedgerError(f"ledger query failed: {self._clean(exc)}") from None
         except self._pool_errors() as exc:
             raise LedgerError(f"ledger {self.url} is unavailable: {self._clean(exc)}") from None
+
+    @staticmethod
+    def _hint(index: str) -> str:
+        """No index hint: PostgreSQL's planner picks the index (SqliteDb names it)."""
+        return ""
 
     @staticmethod
     def _pool_errors() -> type[Exception]:

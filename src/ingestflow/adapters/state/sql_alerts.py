@@ -1,7 +1,7 @@
 """Alert state in a SQL ledger (SQLite, PostgreSQL): one row per problem (firing -> resolved)
 and one row per notification, written in the same transaction as the state change that causes
 it. The algorithm is written once here; each dialect says how it binds a list of ids, how it
-serialises evaluations and takes rows (`SqlDialect`):
+serialises evaluations and takes rows (`sql_dialect.SqlDialect`):
 - two processes evaluating at once (two `run`s, a cron `alerts check`) cannot open a problem
   twice: SQLite's write transactions run one at a time, PostgreSQL takes ALERTS_LOCK (an
   advisory lock held until commit); a partial unique index backs both;
@@ -11,9 +11,8 @@ serialises evaluations and takes rows (`SqlDialect`):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
 from ingestflow.adapters.state.ledger_rows import (
     ALERT_SELECT,
@@ -22,6 +21,7 @@ from ingestflow.adapters.state.ledger_rows import (
     delivery_record,
     items_json,
 )
+from ingestflow.adapters.state.sql_dialect import SqlLedger
 from ingestflow.domain.alerts import (
     CLOSED,
     OPENED,
@@ -36,49 +36,10 @@ _SET_INFO = (
 )
 
 
-@dataclass(frozen=True)
-class SqlDialect:
-    """What differs between the SQL ledgers' alert statements."""
-
-    param: str  # the placeholder: "?" or "%s"
-    in_list: str  # `{column}` is one of the ids bound as one parameter (see `ids`)
-    lock_rows: str = ""  # appended to the deliveries a sender takes
-    serialise: str | None = None  # run first in every evaluation (one at a time)
-    json_ids: bool = False  # the id list is bound as a JSON array (text)
-
-    def sql(self, text: str) -> str:
-        """`text` written with `?` placeholders, in this dialect."""
-        return text if self.param == "?" else text.replace("?", self.param)
-
-    def ids(self, ids: Sequence[int]) -> Any:
-        """A list of ids as the one parameter `in_list` binds."""
-        if self.json_ids:
-            return "[" + ",".join(str(int(i)) for i in ids) + "]"
-        return [int(i) for i in ids]
-
-
-SQLITE = SqlDialect("?", "{column} IN (SELECT value FROM json_each(?))", json_ids=True)
-POSTGRES = SqlDialect(
-    "%s", "{column} = ANY(?)", " FOR UPDATE SKIP LOCKED", "SELECT pg_advisory_xact_lock(?)"
-)
-
-
-class SqlAlerts:
+class SqlAlerts(SqlLedger):
     """The alerts part of the `StatusStore` port on a SQL ledger (mixed into its store)."""
 
-    DIALECT: SqlDialect
     SERIALISE_KEY: int = 0  # the `serialise` statement's parameter
-
-    if TYPE_CHECKING:
-
-        def _tx(self) -> AbstractContextManager[Any]: ...
-        def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-        def _hint(self, index: str) -> str: ...
-
-    def _alerts_ready(self) -> bool:
-        """Whether the alerts tables exist (a read-only ledger of an older release may lack
-        them)."""
-        return True
 
     def _in(self, column: str) -> str:
         return self.DIALECT.in_list.format(column=column)
@@ -224,7 +185,7 @@ class SqlAlerts:
             )
 
     def alerts(self, since: float) -> list[AlertRecord]:
-        if not self._alerts_ready():
+        if not self._table_ready("alerts"):
             return []
         sql = self.DIALECT.sql
         rows = self._read(

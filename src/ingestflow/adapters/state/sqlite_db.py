@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ingestflow.adapters.state.sql_dialect import SQLITE
 from ingestflow.adapters.state.sqlite_files import connect_read_only, open_problem, prepare_folder
 from ingestflow.adapters.state.sqlite_schema import (
     CREATE_FOLDER_INDEX,
@@ -76,6 +77,8 @@ class _Checkpointer(threading.Thread):
 
 class SqliteDb:
     """Thread-safe within a process (one lock); process-safe through SQLite's locks."""
+
+    DIALECT = SQLITE  # for the parts written once for both SQL ledgers (sql_dialect)
 
     def __init__(
         self, path: str | Path, busy_timeout: float = 60.0, *, read_only: bool = False
@@ -167,6 +170,9 @@ class SqliteDb:
         """Whether table `name` exists (a read-only ledger of an older release may lack it)."""
         found = self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
         return bool(found)
+
+    def _table_ready(self, name: str) -> bool:
+        return self._has_table(name)
 
     def _hint(self, index: str) -> str:
         """`INDEXED BY index` when the ledger has it (a read-only older ledger may not)."""
