@@ -241,12 +241,14 @@ def test_the_handlers_run_on_moto_with_only_the_image_requirements_importable(
     assert result.returncode == 0, result.stderr[-4000:]
     report: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
     answers = report["answers"]
-    assert answers["register"] == {"batchItemFailures": []}
-    assert len(answers["schedule"]["started"]) == 1 and answers["schedule"]["failed"] == []
-    assert (answers["finish"]["done"], answers["finish"]["released"]) == (1, 0), answers
-    assert answers["forward_metrics"] == {"batchItemFailures": []}
-    assert answers["alerts"]["failed"] == {}
-    assert datadog.count_total("ingestion.files.processed", workflow="ohlcv") == 1
+    shown = json.dumps(answers) + "\n" + result.stderr[-3000:]
+    assert answers["register"] == {"batchItemFailures": []}, shown
+    assert len(answers["schedule"]["started"]) == 1 and answers["schedule"]["failed"] == [], shown
+    assert (answers["finish"]["done"], answers["finish"]["released"]) == (1, 0), shown
+    assert answers["forward_metrics"] == {"batchItemFailures": []}, shown
+    assert answers["alerts"]["failed"] == {}, shown
+    processed = datadog.count_total("ingestion.files.processed", workflow="ohlcv")
+    assert processed == 1, shown
     # Only the package and what the requirements install was imported.
     assert set(report["loaded"]) <= allowed, set(report["loaded"]) - allowed
     assert {"boto3", "aws_lambda_powertools", "ingestflow"} <= set(report["loaded"])
