@@ -4,9 +4,10 @@ Each file is read with explicit columns (no type sniffing: it costs milliseconds
 and guesses wrong on odd files), cast strictly in SQL, and written to a temporary Parquet file
 that is renamed into place, so a crash never leaves a partial output.
 
-Inputs are opened through `LandingFiles` (the symbolic-link policy, checked on the descriptor
-DuckDB then reads); outputs go where `ingestflow.domain.outputs` says (`output_files`). Every
-DuckDB error becomes a file error through `engine_errors.summarise` (cause first, one line).
+Batches are cut and inputs opened and inspected as for every local engine (`file_engine`: the
+symbolic-link policy is checked on the descriptor DuckDB then reads); outputs go where
+`ingestflow.domain.outputs` says (`output_files`). Every DuckDB error becomes a file error
+through `engine_errors.summarise` (cause first, one line).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
@@ -25,30 +26,20 @@ import pyarrow as pa
 from ingestflow.adapters.engines import duckdb_sql as sql
 from ingestflow.adapters.engines.duckdb_group import convert_group
 from ingestflow.adapters.engines.duckdb_single import convert_file
-from ingestflow.adapters.engines.inputs import CsvInput, inspect_stream, missing_columns_error
-from ingestflow.adapters.engines.landing_files import LandingFiles, open_file_budget
-from ingestflow.adapters.engines.output_files import (
-    check_writable,
-    output_path,
-    place,
-    temporary_folder,
-)
+from ingestflow.adapters.engines.file_engine import TMP_DIR, FileEngine, failed_outcome
+from ingestflow.adapters.engines.inputs import CsvInput
+from ingestflow.adapters.engines.output_files import output_path, place
 from ingestflow.adapters.engines.polars_fast import convert_fast
-from ingestflow.domain.errors import FileProcessingError, TerminalError, TransientError
+from ingestflow.domain.errors import FileProcessingError
 from ingestflow.domain.records import FileOutcome, FileRecord
 from ingestflow.domain.transform import TransformSpec
 
 __all__ = ["TMP_DIR", "DuckDBEngine", "output_path"]
 
-TMP_DIR = ".ingestflow-tmp"
 _GLOB_CHARS = re.compile(r"[*?\[\]{}]")
 
 
-def _failed(record: FileRecord, exc: FileProcessingError) -> FileOutcome:
-    return FileOutcome.failed(record.key, record.etag, str(exc), retryable=exc.retryable)
-
-
-class DuckDBEngine:
+class DuckDBEngine(FileEngine):
     """Engine port on DuckDB. `threads`/`memory_limit` bound what one batch may use;
     `follow_symlinks` is the landing folder's link policy (see `landing_files`).
 
@@ -70,18 +61,20 @@ class DuckDBEngine:
         follow_symlinks: bool = False,
         fast_path: bool = True,
     ) -> None:
-        self.landing_root = Path(landing_root)
+        super().__init__(
+            landing_root,
+            output_root,
+            small_file_bytes=small_file_bytes,
+            group_files=group_files,
+            group_bytes=group_bytes,
+            owner=owner,
+            owner_is_dead=owner_is_dead,
+            follow_symlinks=follow_symlinks,
+        )
         # Large files try the Polars fast path first (when Polars is installed).
         self.fast_path = fast_path
-        self.output_root = Path(output_root)
-        self._files = LandingFiles(self.landing_root, follow_symlinks=follow_symlinks)
         # DuckDB spells "no compression" 'uncompressed'; pyarrow spells it 'none'.
         self.compression = "uncompressed" if compression == "none" else compression
-        self.small_file_bytes = small_file_bytes
-        self.group_files = min(group_files, open_file_budget())
-        self.group_bytes = group_bytes
-        self._missing_cache: dict[tuple[TransformSpec, tuple[str, ...]], list[str]] = {}
-        self._tmp = temporary_folder(self.output_root / TMP_DIR, owner, owner_is_dead)
         config: dict[str, str | bool | int | float | list[str]] = {}
         if threads:
             config["threads"] = threads
@@ -94,95 +87,17 @@ class DuckDBEngine:
         with suppress(duckdb.Error):  # a DuckDB without that cache
             self._con.execute("SET enable_external_file_cache = false")
 
-    def check_output_writable(self) -> None:
-        """Raise OutputFolderError ("output folder /x is not writable: Permission denied")
-        unless a file can be created in the output folder and in the engine's temporary one."""
-        check_writable(self.output_root)
-        check_writable(self._tmp, "temporary folder")
+    def _alone(self, record: FileRecord, csv_input: CsvInput) -> bool:
+        """Large files, names DuckDB would expand as globs and lines past DuckDB's default
+        line limit (each query sets its own) are converted one by one."""
+        return bool(
+            record.size > self.small_file_bytes
+            or _GLOB_CHARS.search(record.key)
+            or csv_input.final_line_bytes > sql.DEFAULT_MAX_LINE_SIZE
+        )
 
-    def run(
-        self, workflow: str, files: Sequence[FileRecord], spec: TransformSpec
-    ) -> Iterator[list[FileOutcome]]:
-        """Small files with the same header go through one multi-file query (per-file query
-        overhead dominates them); large files, and any group whose query fails, go one by one
-        so a bad file fails alone with its own reason."""
-        groups: dict[tuple[tuple[str, ...], str], list[tuple[FileRecord, CsvInput]]] = {}
-        rejected: list[FileOutcome] = []
-        for record in files:
-            try:
-                output_path(self.output_root, workflow, record.key)  # refused up front
-                csv_input = self._inspect(record.key, spec)
-            except FileProcessingError as exc:
-                rejected.append(_failed(record, exc))
-                continue
-            if (
-                record.size > self.small_file_bytes
-                or _GLOB_CHARS.search(record.key)
-                or csv_input.final_line_bytes > sql.DEFAULT_MAX_LINE_SIZE
-            ):
-                yield [self._single(workflow, record, csv_input, spec)]
-            else:
-                groups.setdefault((csv_input.header, csv_input.compression), []).append(
-                    (record, csv_input)
-                )
-        if rejected:
-            yield rejected
-        for members in groups.values():
-            yield from self._group_in_chunks(workflow, members, spec)
-
-    def _group_in_chunks(
-        self, workflow: str, members: list[tuple[FileRecord, CsvInput]], spec: TransformSpec
-    ) -> Iterator[list[FileOutcome]]:
-        """Bound each multi-file query by file count and bytes (it is materialised in memory)."""
-        chunk: list[tuple[FileRecord, CsvInput]] = []
-        size = 0
-        for member in members:
-            if chunk and (len(chunk) >= self.group_files or size >= self.group_bytes):
-                yield from self._group(workflow, chunk, spec)
-                chunk, size = [], 0
-            chunk.append(member)
-            size += member[0].size
-        if chunk:
-            yield from self._group(workflow, chunk, spec)
-
-    def process_file(self, workflow: str, record: FileRecord, spec: TransformSpec) -> FileOutcome:
-        """Convert one file on its own."""
-        try:
-            output_path(self.output_root, workflow, record.key)
-            csv_input = self._inspect(record.key, spec)
-        except FileProcessingError as exc:
-            return _failed(record, exc)
-        return self._single(workflow, record, csv_input, spec)
-
-    def _open(self, key: str) -> int:
-        """A verified descriptor on the landing file `key`; FileProcessingError otherwise."""
-        try:
-            return self._files.open(key)
-        except FileNotFoundError:
-            raise TerminalError(f"input file is gone: {key}") from None
-        except OSError as exc:
-            raise TransientError(f"cannot read {key}: {exc.strerror or exc}") from None
-
-    def _inspect(self, key: str, spec: TransformSpec) -> CsvInput:
-        fd = self._open(key)
-        try:
-            with os.fdopen(fd, "rb") as raw:
-                csv_input = inspect_stream(raw, self.landing_root / key, spec.delimiter)
-        except OSError as exc:
-            raise TransientError(f"cannot read {key}: {exc.strerror or exc}") from None
-        missing = self._missing(spec, csv_input.header)
-        if missing:
-            raise missing_columns_error(csv_input.header, missing)
-        return csv_input
-
-    def _missing(self, spec: TransformSpec, header: tuple[str, ...]) -> list[str]:
-        """Required columns absent from `header` (cached: batches repeat a few headers)."""
-        cache_key = (spec, header)
-        if cache_key not in self._missing_cache:
-            if len(self._missing_cache) > 1000:
-                self._missing_cache.clear()
-            self._missing_cache[cache_key] = spec.bound_to(header).missing_columns(header)
-        return self._missing_cache[cache_key]
+    def _group_key(self, csv_input: CsvInput) -> tuple[tuple[str, ...], str]:
+        return (csv_input.header, csv_input.compression)
 
     @contextmanager
     def _source(self, key: str) -> Iterator[str]:
@@ -223,7 +138,7 @@ class DuckDBEngine:
                     try:
                         paths.append(inputs.enter_context(self._source(record.key)))
                     except FileProcessingError as exc:
-                        refused.append(_failed(record, exc))
+                        refused.append(failed_outcome(record, exc))
                         continue
                     kept.append((record, csv_input))
                 if not kept:
@@ -251,7 +166,7 @@ class DuckDBEngine:
                 target = output_path(self.output_root, workflow, record.key)
                 place(part, target)
             except FileProcessingError as exc:
-                together.append(_failed(record, exc))
+                together.append(failed_outcome(record, exc))
                 continue
             together.append(FileOutcome.done(record.key, record.etag, str(target), rows))
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -272,7 +187,7 @@ class DuckDBEngine:
                         self._con, path, record.key, csv_input, spec, tmp, target, self.compression
                     )
         except FileProcessingError as exc:
-            return _failed(record, exc)
+            return failed_outcome(record, exc)
         return FileOutcome.done(record.key, record.etag, str(target), rows)
 
     def _fast(

@@ -32,20 +32,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingestflow.adapters.engines import spark_errors
-from ingestflow.adapters.engines.inputs import CsvInput, inspect_stream, missing_columns_error
-from ingestflow.adapters.engines.landing_files import LandingFiles, open_file_budget
-from ingestflow.adapters.engines.output_files import (
-    check_writable,
-    output_path,
-    place,
-    temporary_folder,
-)
+from ingestflow.adapters.engines.file_engine import TMP_DIR, FileEngine, Member, failed_outcome
+from ingestflow.adapters.engines.inputs import CsvInput
+from ingestflow.adapters.engines.output_files import output_path, place
 from ingestflow.adapters.engines.spark_read import (
     OK_COLUMN,
     bad_members,
@@ -61,19 +56,11 @@ from ingestflow.domain.transform import TransformSpec
 
 __all__ = ["TMP_DIR", "SparkEngine"]
 
-TMP_DIR = ".ingestflow-tmp"
 _NO_CONF: Mapping[str, str] = MappingProxyType({})
 _PROC = Path("/proc")
 
 
-def _failed(record: FileRecord, exc: FileProcessingError) -> FileOutcome:
-    return FileOutcome.failed(record.key, record.etag, str(exc), retryable=exc.retryable)
-
-
-Member = tuple[FileRecord, CsvInput]
-
-
-class SparkEngine:
+class SparkEngine(FileEngine):
     """Engine port on Spark. `master`/`conf` configure the session it creates (`conf` wins
     over the engine's defaults; the settings outputs depend on, see `spark_session`, are
     always applied). `check_utf8`: read each input once in Python first to refuse what Spark
@@ -95,64 +82,24 @@ class SparkEngine:
         follow_symlinks: bool = False,
         check_utf8: bool = True,
     ) -> None:
-        self.landing_root = Path(landing_root)
-        self.output_root = Path(output_root)
+        super().__init__(
+            landing_root,
+            output_root,
+            small_file_bytes=small_file_bytes,
+            group_files=group_files,
+            group_bytes=group_bytes,
+            owner=owner,
+            owner_is_dead=owner_is_dead,
+            follow_symlinks=follow_symlinks,
+        )
         self.master = master
         self.conf = dict(conf)
         self.compression = "none" if compression == "uncompressed" else compression
-        self.small_file_bytes = small_file_bytes
-        self.group_files = min(group_files, open_file_budget())
-        self.group_bytes = group_bytes
         self.check_utf8 = check_utf8
-        self._files = LandingFiles(self.landing_root, follow_symlinks=follow_symlinks)
-        self._tmp = temporary_folder(self.output_root / TMP_DIR, owner, owner_is_dead)
         self._session: Any = None
         self._owned = False
 
     # -- the port ------------------------------------------------------------------------
-
-    def check_output_writable(self) -> None:
-        check_writable(self.output_root)
-        check_writable(self._tmp, "temporary folder")
-
-    def run(
-        self, workflow: str, files: Sequence[FileRecord], spec: TransformSpec
-    ) -> Iterator[list[FileOutcome]]:
-        """Small files with the same header in one job per group; large files one by one."""
-        groups: dict[tuple[str, ...], list[Member]] = {}
-        rejected: list[FileOutcome] = []
-        for record in files:
-            try:
-                output_path(self.output_root, workflow, record.key)
-                csv_input = self._inspect(record.key, spec)
-            except FileProcessingError as exc:
-                rejected.append(_failed(record, exc))
-                continue
-            if record.size > self.small_file_bytes:
-                yield [self._single(workflow, record, csv_input, spec)]
-            else:
-                groups.setdefault(csv_input.header, []).append((record, csv_input))
-        if rejected:
-            yield rejected
-        for members in groups.values():
-            chunk: list[Member] = []
-            size = 0
-            for member in members:
-                if chunk and (len(chunk) >= self.group_files or size >= self.group_bytes):
-                    yield from self._group(workflow, chunk, spec)
-                    chunk, size = [], 0
-                chunk.append(member)
-                size += member[0].size
-            if chunk:
-                yield from self._group(workflow, chunk, spec)
-
-    def process_file(self, workflow: str, record: FileRecord, spec: TransformSpec) -> FileOutcome:
-        try:
-            output_path(self.output_root, workflow, record.key)
-            csv_input = self._inspect(record.key, spec)
-        except FileProcessingError as exc:
-            return _failed(record, exc)
-        return self._single(workflow, record, csv_input, spec)
 
     def close(self) -> None:
         if self._session is not None and self._owned:
@@ -162,32 +109,14 @@ class SparkEngine:
 
     # -- inputs --------------------------------------------------------------------------
 
-    def _open(self, key: str) -> int:
-        try:
-            return self._files.open(key)
-        except FileNotFoundError:
-            raise TerminalError(f"input file is gone: {key}") from None
-        except OSError as exc:
-            raise TransientError(f"cannot read {key}: {exc.strerror or exc}") from None
-
-    def _inspect(self, key: str, spec: TransformSpec) -> CsvInput:
-        fd = self._open(key)
-        try:
-            with os.fdopen(fd, "rb") as raw:
-                csv_input = inspect_stream(raw, self.landing_root / key, spec.delimiter)
-                if self.check_utf8:
-                    raw.seek(0)
-                    problem = spark_errors.utf8_problem(
-                        raw, csv_input.compression == "gzip", spec.delimiter
-                    )
-                    if problem:
-                        raise TerminalError(problem)
-        except OSError as exc:
-            raise TransientError(f"cannot read {key}: {exc.strerror or exc}") from None
-        missing = spec.bound_to(csv_input.header).missing_columns(csv_input.header)
-        if missing:
-            raise missing_columns_error(csv_input.header, missing)
-        return csv_input
+    def _check_input(self, raw: BinaryIO, csv_input: CsvInput, spec: TransformSpec) -> None:
+        if self.check_utf8:
+            raw.seek(0)
+            problem = spark_errors.utf8_problem(
+                raw, csv_input.compression == "gzip", spec.delimiter
+            )
+            if problem:
+                raise TerminalError(problem)
 
     @contextmanager
     def _source(self, key: str, csv_input: CsvInput) -> Iterator[str]:
@@ -269,7 +198,7 @@ class SparkEngine:
                     try:
                         links.append(stack.enter_context(self._source(record.key, csv_input)))
                     except FileProcessingError as exc:
-                        refused.append(_failed(record, exc))
+                        refused.append(failed_outcome(record, exc))
                         continue
                     kept.append((record, csv_input))
                 if not kept:
@@ -307,7 +236,7 @@ class SparkEngine:
         try:
             for i, (record, _) in enumerate(kept):
                 if i in diagnosed:
-                    outcomes.append(_failed(record, diagnosed[i]))
+                    outcomes.append(failed_outcome(record, diagnosed[i]))
                     continue
                 offset, length = slices.get(i, (0, 0))
                 part = tmp_dir / f"{i}.parquet"
@@ -316,10 +245,12 @@ class SparkEngine:
                     pq.write_table(data.slice(offset, length), part, compression=self.compression)
                     place(part, target)
                 except OSError as exc:
-                    outcomes.append(_failed(record, TransientError(f"cannot write output: {exc}")))
+                    outcomes.append(
+                        failed_outcome(record, TransientError(f"cannot write output: {exc}"))
+                    )
                     continue
                 except FileProcessingError as exc:
-                    outcomes.append(_failed(record, exc))
+                    outcomes.append(failed_outcome(record, exc))
                     continue
                 outcomes.append(FileOutcome.done(record.key, record.etag, str(target), length))
         finally:
@@ -353,7 +284,7 @@ class SparkEngine:
                 except self._errors() as exc:
                     raise self._diagnose(path, record.key, csv_input, spec, exc) from None
         except FileProcessingError as exc:
-            return _failed(record, exc)
+            return failed_outcome(record, exc)
         finally:
             shutil.rmtree(tmp_dir, ignore_errors=True)
         return FileOutcome.done(record.key, record.etag, str(target), rows)

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from ingestflow.adapters.engines.file_engine import failed_outcome
 from ingestflow.adapters.storage.s3 import S3ObjectStore
 from ingestflow.domain.errors import FileProcessingError, InvalidKeyError, TerminalError
 from ingestflow.domain.keys import validate_key
@@ -40,10 +41,6 @@ _COPY_BUFFER = 1024 * 1024
 def s3_room(output: S3ObjectStore) -> int:
     """Bytes left for `<workflow>/<mapped key>` under the output prefix (S3 keys: 1,024 bytes)."""
     return S3_KEY_MAX - len(output.prefix.encode("utf-8"))
-
-
-def _failed(record: FileRecord, exc: FileProcessingError) -> FileOutcome:
-    return FileOutcome.failed(record.key, record.etag, str(exc), retryable=exc.retryable)
 
 
 class StagedEngine:
@@ -106,7 +103,7 @@ class StagedEngine:
         try:
             validate_key(record.key)
         except InvalidKeyError as exc:
-            return _failed(record, TerminalError(f"refused: {exc}"))
+            return failed_outcome(record, TerminalError(f"refused: {exc}"))
         target = self._landing_root / record.key
         url = self._landing.url_for(record.key)
         try:
@@ -118,7 +115,7 @@ class StagedEngine:
                 shutil.copyfileobj(source, sink, _COPY_BUFFER)
         except FileProcessingError as exc:
             target.unlink(missing_ok=True)
-            return _failed(record, exc)
+            return failed_outcome(record, exc)
         except OSError as exc:
             target.unlink(missing_ok=True)
             reason = exc.strerror or str(exc)
