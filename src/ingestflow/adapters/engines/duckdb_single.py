@@ -3,7 +3,6 @@ row and value, or the reader's error, cause first), as a terminal or transient f
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from ingestflow.adapters.engines import duckdb_sql as sql
-from ingestflow.adapters.engines.engine_errors import CONTENT_CHARS, summarise
+from ingestflow.adapters.engines.engine_errors import CONTENT_CHARS, range_note, summarise
 from ingestflow.adapters.engines.inputs import MAX_LINE_BYTES, CsvInput
 from ingestflow.adapters.engines.output_files import place
 from ingestflow.domain.errors import TerminalError, TransientError
@@ -28,23 +27,6 @@ _TERMINAL_DUCKDB = (
 _LINE_TOO_LONG = "Maximum line size of"
 # I/O errors that mean the input itself is damaged (retrying cannot help).
 _CORRUPT_COMPRESSION = re.compile(r"gzip|zlib|decompress|compressed", re.IGNORECASE)
-
-_FLOAT_MAX = 3.4028234663852886e38
-
-
-def _range_note(rule_type: str, value: str) -> str:
-    """Why a number DuckDB can parse was refused anyway (see duckdb_sql: finite values only)."""
-    if rule_type not in ("double", "float"):
-        return ""
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return ""
-    if math.isnan(number) or (math.isinf(number) and "inf" in value.casefold()):
-        return " (not a finite number: inf and nan are refused)"
-    if math.isinf(number) or (rule_type == "float" and abs(number) > _FLOAT_MAX):
-        return f" (outside the range of {rule_type})"
-    return ""
 
 
 def diagnose(
@@ -73,7 +55,7 @@ def diagnose(
                 if rule.type in ("timestamp", "date")
                 else rule.type
             )
-            note = _range_note(rule.type, value)
+            note = range_note(rule.type, value)
             shown = value if len(value) <= CONTENT_CHARS else value[:CONTENT_CHARS] + "..."
             return f"column '{rule.source}', row {row}: cannot parse {shown!r} as {expected}{note}"
     return f"malformed CSV: {summarise(str(exc) or type(exc).__name__, replace)}"

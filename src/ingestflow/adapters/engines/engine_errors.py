@@ -9,6 +9,7 @@ a file error goes through it, so no message is cut before its cause.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 
@@ -52,3 +53,22 @@ def summarise(message: str, replace: Mapping[str, str] | None = None) -> str:
         return f"{cut(cause, CAUSE_CHARS)} (Line: {number.group(1)}: {content!r})"
     first = text.splitlines()[0] if text else "unknown engine error"
     return cut(_ERROR_CLASS.sub("", first), CAUSE_CHARS)
+
+
+_FLOAT_MAX = 3.4028234663852886e38
+
+
+def range_note(rule_type: str, value: str) -> str:
+    """Why a number the engine can parse was refused anyway (finite values only, in range of
+    their type): appended to a refused value's error, "" when there is nothing to add."""
+    if rule_type not in ("double", "float"):
+        return ""
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return ""
+    if math.isnan(number) or (math.isinf(number) and "inf" in value.casefold()):
+        return " (not a finite number: inf and nan are refused)"
+    if math.isinf(number) or (rule_type == "float" and abs(number) > _FLOAT_MAX):
+        return f" (outside the range of {rule_type})"
+    return ""

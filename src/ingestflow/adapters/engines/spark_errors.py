@@ -13,18 +13,16 @@ import codecs
 import csv
 import gzip
 import io
-import math
 import re
 import zlib
 from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO
 
 from ingestflow.adapters.engines import spark_compile as sc
-from ingestflow.adapters.engines.engine_errors import CONTENT_CHARS, cut
+from ingestflow.adapters.engines.engine_errors import CONTENT_CHARS, cut, range_note
 from ingestflow.adapters.engines.spark_read import CORRUPT_COLUMN
 from ingestflow.domain.transform import TransformSpec
 
-_FLOAT_MAX = 3.4028234663852886e38
 _CAUSED_BY = re.compile(r"^Caused by: (?:[\w.$]+(?:Exception|Error)): ?(.*)$", re.MULTILINE)
 _TAGS = re.compile(r"\[[A-Z_.]+\]\s*|\s*SQLSTATE: \w+\.?")
 _GZIP = re.compile(r"gzip|zlib|inflat|unexpected end of|corrupt|invalid (?:stored )?block")
@@ -47,20 +45,6 @@ def summarise(exc: BaseException, replace: Mapping[str, str]) -> str:
 
 def is_corrupt_gzip(message: str) -> bool:
     return bool(_GZIP.search(message.casefold()))
-
-
-def _range_note(rule_type: str, value: str) -> str:
-    if rule_type not in ("double", "float"):
-        return ""
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return ""
-    if math.isnan(number) or (math.isinf(number) and "inf" in value.casefold()):
-        return " (not a finite number: inf and nan are refused)"
-    if math.isinf(number) or (rule_type == "float" and abs(number) > _FLOAT_MAX):
-        return f" (outside the range of {rule_type})"
-    return ""
 
 
 def _shown(value: str) -> str:
@@ -98,7 +82,7 @@ def diagnose(
             if rule.type in ("timestamp", "date")
             else rule.type
         )
-        note = _range_note(rule.type, text)
+        note = range_note(rule.type, text)
         return (
             f"column '{rule.source}', row {row}: cannot parse {_shown(text)!r} as {expected}{note}"
         )
