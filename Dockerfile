@@ -42,9 +42,10 @@ LABEL org.opencontainers.image.title="ingestflow-lambda" \
 # (deploy.yml: build-push-action `labels`), which knows the repository, commit and base digest.
 
 # Small: the wheel with --no-deps, and only deploy/lambda/requirements.txt (boto3,
-# aws-lambda-powertools, orjson, watchdog, with their own dependencies). The package's other
-# dependencies serve the CLI, the local engines and the web server, which no handler imports:
-# duckdb, pyarrow, starlette, uvicorn, jinja2, typer, rich and prometheus-client are left out
+# aws-lambda-powertools and orjson, with their own dependencies). The package's other
+# dependencies serve the CLI, the local engines, the folder watcher and the web server, which
+# no handler imports: duckdb, pyarrow, watchdog, starlette, uvicorn, jinja2, typer, rich and
+# prometheus-client are left out
 # (tests/integration/test_lambda_image_dependencies.py runs the handlers with them refused),
 # and so are the Spark, PostgreSQL, polars and datadog extras (the Datadog sink speaks Datadog's
 # HTTP API with urllib). `pip check` would list the left-out dependencies: by design.

@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from ingestflow.adapters.events.watcher import FolderWatcher
 from ingestflow.adapters.processes import is_dead_local_owner, owner_id
 from ingestflow.adapters.state.sqlite import SqliteStatusStore
 from ingestflow.adapters.storage.local import LocalObjectStore
@@ -225,6 +224,8 @@ def _events(settings: Settings) -> EventSource | None:
         return sqs_events(settings)
     if settings.landing_url is not None:
         return None
+    from ingestflow.adapters.events.watcher import FolderWatcher  # watchdog: local folders only
+
     return FolderWatcher(settings.landing_path, settle=settings.settle)
 
 
