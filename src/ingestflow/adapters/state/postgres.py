@@ -22,7 +22,6 @@ from ingestflow.adapters.state.postgres_rows import (
     STATUS,
     UPLOAD_TIME,
     ChangeWriter,
-    Fresh,
     Row,
 )
 from ingestflow.config.secrets import Secret
@@ -104,22 +103,23 @@ class PostgresStatusStore(PostgresAlerts, PostgresMetrics, PostgresBatches):
             writer = ChangeWriter(cur, now, self._channel)
             for start in range(0, len(ordered), _CHUNK):
                 chunk = ordered[start : start + _CHUNK]
-                # A plain read first: a listing registers every known file again, and
-                # locking them all would write every row.
-                cur.execute(_ETAGS, (bucket, chunk))
-                existing: dict[str, str] = dict(cur.fetchall())
-                fresh: list[Fresh] = []
-                changing = []
+                # New files first (a listing mostly finds new ones): insert them all, a known
+                # key is skipped. Then a plain read of the keys that were known: a listing
+                # registers every known file again, and locking them all would write every row.
+                fresh = []
                 for key in chunk:
                     obj, workflow = wanted[key]
-                    etag = existing.get(key)
-                    if etag is None:
-                        fresh.append(
-                            (bucket, key, workflow, parent(key), obj.size, obj.etag, obj.mtime)
-                        )
-                    elif etag != obj.etag:
-                        changing.append(key)
+                    fresh.append(
+                        (bucket, key, workflow, parent(key), obj.size, obj.etag, obj.mtime)
+                    )
+                inserted = writer.insert(fresh, "registered")
+                known = [key for key in chunk if key not in inserted]
+                if not known:
+                    continue
+                cur.execute(_ETAGS, (bucket, known))
+                changing = [key for key, etag in cur.fetchall() if etag != wanted[key][0].etag]
                 if changing:
+                    changing.sort()
                     cur.execute(f"{_EXISTING} ORDER BY key FOR UPDATE", (bucket, changing))
                     for found in cur.fetchall():
                         obj, workflow = wanted[found[2]]
@@ -127,7 +127,6 @@ class PostgresStatusStore(PostgresAlerts, PostgresMetrics, PostgresBatches):
                         if change is not None:
                             available = None if change[1] is None else 0.0
                             writer.update(found[0], found[1:], *change, available)
-                writer.insert(fresh, "registered")
             writer.flush(returning=False)
             return writer.changes
 

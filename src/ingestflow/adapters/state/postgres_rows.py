@@ -90,18 +90,21 @@ def image_sql(alias: str) -> str:
     return "json_build_array(" + ", ".join(f"{alias}.{n}" for n in RECORD_FIELDS) + ")::text"
 
 
-# New records and their transitions in one statement: the rows are inserted (a key another
-# transaction inserted meanwhile is skipped), then STREAM_LOCK is taken (`lock` needs every
-# row of `ins`), then the transitions are numbered in insertion order, their images built from
-# the inserted rows. What was inserted, per workflow: (workflow, files, bytes).
+# New records: the rows are inserted (a key another transaction inserted meanwhile is
+# skipped); what was inserted, per workflow: (workflow, files, bytes, keys, ids). No lock is
+# taken: a writer takes its row locks first and STREAM_LOCK last (at flush), never the reverse.
 _REGISTER = (
-    f"WITH ins AS ({_INSERT} RETURNING id, bucket, key, workflow, size,"
-    f" {image_sql('workflow_status')} AS image),"
-    " lock AS (SELECT pg_advisory_xact_lock(%s) FROM (SELECT count(*) FROM ins) AS n),"
-    " t AS (INSERT INTO transitions (file_id, bucket, key, workflow, from_status, to_status, at,"
-    " reason, old_image, new_image) SELECT ins.id, ins.bucket, ins.key, ins.workflow, NULL, 'TODO',"
-    " %s, %s, NULL, ins.image FROM ins CROSS JOIN lock ORDER BY ins.id)"
-    " SELECT workflow, count(*), sum(size) FROM ins GROUP BY workflow"
+    f"WITH ins AS ({_INSERT} RETURNING id, key, workflow, size)"
+    " SELECT workflow, count(*), sum(size), array_agg(key), array_agg(id) FROM ins"
+    " GROUP BY workflow"
+)
+# Their transitions, at flush under STREAM_LOCK, in insertion (id) order, the images built
+# from the rows.
+_FRESH_TRANSITIONS = (
+    "INSERT INTO transitions (file_id, bucket, key, workflow, from_status, to_status, at,"
+    " reason, old_image, new_image) SELECT ws.id, ws.bucket, ws.key, ws.workflow, NULL, 'TODO',"
+    f" %s, %s, NULL, {image_sql('ws')} FROM workflow_status AS ws WHERE ws.id = ANY(%s)"
+    " ORDER BY ws.id"
 )
 # A claim in one statement: the locked TODO rows `ids` become PROCESSING (the FROM list reads
 # each row as it was, for the old image: the statement's snapshot), then STREAM_LOCK is taken
@@ -170,7 +173,7 @@ class ChangeWriter:
         self._cur, self._now = cur, now
         self._channel = channel  # NOTIFY'd at flush when a file became TODO
         self._woken = False  # a file became TODO in this transaction
-        self._fresh: list[Fresh] = []
+        self._fresh_ids: list[int] = []  # rows `insert` wrote: their transitions at flush
         self._fresh_reason = "registered"
         self._updates: list[tuple[int, Row, float | None]] = []
         self._changes: list[tuple[int, Row, Row, str]] = []
@@ -189,12 +192,23 @@ class ChangeWriter:
             check_transition(_STATUS[old] if old else None, _STATUS[new])
             self._checked.add((old, new))
 
-    def insert(self, fresh: Sequence[Fresh], reason: str) -> None:
-        """New records (TODO, attempts 0); one reason per writer. A key another process
-        inserted meanwhile is left to it (not a change of this writer)."""
+    def insert(self, fresh: Sequence[Fresh], reason: str) -> set[str]:
+        """New records (TODO, attempts 0), inserted now (their transitions are written by
+        `flush`); one reason per writer. The keys inserted: a key another process inserted
+        meanwhile is left to it (not a change of this writer)."""
         self._check(None, "TODO")
-        self._fresh.extend(fresh)
+        if not fresh:
+            return set()
+        cur = self._cur
+        cur.execute(_REGISTER, (_json(fresh),))
+        inserted: set[str] = set()
+        for workflow, files, size, keys, ids in cur.fetchall():
+            self._count(workflow, "TODO", int(files), int(size))
+            inserted.update(keys)
+            self._fresh_ids.extend(ids)
         self._fresh_reason = reason
+        self._woken = self._woken or bool(inserted)
+        return inserted
 
     def update(
         self, row_id: int, old: Row, new: Row, reason: str | None, available_at: float | None = None
@@ -230,17 +244,9 @@ class ChangeWriter:
         return claimed
 
     def flush(self, returning: bool = True) -> list[Transition]:
-        """Write everything; the transitions written, in id order (none are built when not
-        `returning`; new records are written only without `returning`, their transitions
-        first)."""
-        cur, now = self._cur, self._now
-        if self._fresh:
-            assert not returning, "the transitions of new records are not returned"
-            cur.execute(_REGISTER, (_json(self._fresh), STREAM_LOCK, now, self._fresh_reason))
-            for workflow, files, size in cur.fetchall():
-                self._count(workflow, "TODO", int(files), int(size))
-                self.changes += int(files)
-            self._woken = self._woken or bool(self.changes)
+        """Write every update, its transitions and the counters; the transitions written, in
+        id order (none are built when not `returning`; `insert` wrote its own already)."""
+        cur = self._cur
         if self._woken and self._channel is not None:
             cur.execute("SELECT pg_notify(%s, '')", (self._channel,))  # delivered at commit
         if self._updates:
@@ -248,11 +254,14 @@ class ChangeWriter:
             rows = [(row_id, *[new[i] for i in at], av) for row_id, new, av in self._updates]
             cur.execute(_UPDATE, (_json(rows),))
         counts = [(w, s, n, b) for (w, s), (n, b) in sorted(self._counts.items()) if n or b]
-        if not counts and not self._changes:
+        if not counts and not self._changes and not self._fresh_ids:
             return []
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (STREAM_LOCK,))
         if counts:
             cur.execute(_COUNTS, (_json(counts),))
+        if self._fresh_ids:
+            cur.execute(_FRESH_TRANSITIONS, (self._now, self._fresh_reason, self._fresh_ids))
+            self.changes += cur.rowcount
         out: list[Transition] = []
         if self._changes:
             out += self._write_changes(returning)
