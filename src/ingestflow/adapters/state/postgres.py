@@ -119,7 +119,6 @@ class PostgresStatusStore(PostgresAlerts, PostgresMetrics, PostgresBatches):
                 cur.execute(_ETAGS, (bucket, known))
                 changing = [key for key, etag in cur.fetchall() if etag != wanted[key][0].etag]
                 if changing:
-                    changing.sort()
                     cur.execute(f"{_EXISTING} ORDER BY key FOR UPDATE", (bucket, changing))
                     for found in cur.fetchall():
                         obj, workflow = wanted[found[2]]

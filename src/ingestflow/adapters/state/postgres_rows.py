@@ -254,8 +254,10 @@ class ChangeWriter:
         return claimed
 
     def flush(self, returning: bool = True) -> list[Transition]:
-        """Write every update, its transitions and the counters; the transitions written, in
-        id order (none are built when not `returning`; `insert` wrote its own already)."""
+        """Write every update, the transitions (those of `insert`'s rows first) and the
+        counters; the transitions of updates, in id order (none are built when not
+        `returning`; those of new records are never returned)."""
+        assert not (returning and self._fresh_ids), "new records' transitions are not returned"
         cur = self._cur
         if self._woken and self._channel is not None:
             cur.execute("SELECT pg_notify(%s, '')", (self._channel,))  # delivered at commit
