@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ingestflow.adapters.state.postgres_schema import STREAM_LOCK
+from ingestflow.adapters.state.sql_dialect import POSTGRES
 from ingestflow.domain.records import RECORD_FIELDS, FileRecord, Transition
 from ingestflow.domain.status import Status, check_transition
 
@@ -134,11 +135,6 @@ _COUNTS = (
 )
 
 
-def id_array(ids: Sequence[int]) -> str:
-    """Row ids as one bigint[] literal (psycopg's list dumper costs ~1 us an element)."""
-    return "{" + ",".join(map(str, map(int, ids))) + "}"
-
-
 def _json(rows: Sequence[Sequence[Any]]) -> str:
     return orjson.dumps(rows).decode()
 
@@ -237,7 +233,7 @@ class ChangeWriter:
         `flush`. The claimed rows, in `ids` order."""
         self._check("TODO", "PROCESSING")
         params = {
-            "batch": batch_id, "lease": lease_until, "now": self._now, "ids": id_array(ids),
+            "batch": batch_id, "lease": lease_until, "now": self._now, "ids": POSTGRES.ids(ids),
             "lock": STREAM_LOCK,
         }  # fmt: skip
         self._cur.execute(_CLAIM, params)
@@ -272,7 +268,7 @@ class ChangeWriter:
         if counts:
             cur.execute(_COUNTS, (_json(counts),))
         if self._fresh_ids:
-            ids = id_array(self._fresh_ids)
+            ids = POSTGRES.ids(self._fresh_ids)
             cur.execute(_FRESH_TRANSITIONS, (self._now, self._fresh_reason, ids))
             self.changes += cur.rowcount
         out: list[Transition] = []

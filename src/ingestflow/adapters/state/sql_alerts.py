@@ -165,24 +165,18 @@ class SqlAlerts(SqlLedger):
         ]
 
     def deliveries_sent(self, ids: Sequence[int], now: float) -> None:
-        with self._tx() as db:
-            db.execute(
-                self.DIALECT.sql(
-                    "UPDATE alert_deliveries SET status = 'sent', sent_at = ?,"
-                    f" lease_until = NULL, last_error = NULL WHERE {self._in('id')}"
-                ),
-                (now, self.DIALECT.ids(ids)),
-            )
+        self._write(
+            "UPDATE alert_deliveries SET status = 'sent', sent_at = ?, lease_until = NULL,"
+            f" last_error = NULL WHERE {self._in('id')}",
+            (now, self.DIALECT.ids(ids)),
+        )
 
     def deliveries_failed(self, ids: Sequence[int], error: str, retry_at: float) -> None:
-        with self._tx() as db:
-            db.execute(
-                self.DIALECT.sql(
-                    "UPDATE alert_deliveries SET status = 'failed', next_attempt = ?,"
-                    f" lease_until = NULL, last_error = ? WHERE {self._in('id')}"
-                ),
-                (retry_at, error, self.DIALECT.ids(ids)),
-            )
+        self._write(
+            "UPDATE alert_deliveries SET status = 'failed', next_attempt = ?, lease_until = NULL,"
+            f" last_error = ? WHERE {self._in('id')}",
+            (retry_at, error, self.DIALECT.ids(ids)),
+        )
 
     def alerts(self, since: float) -> list[AlertRecord]:
         if not self._table_ready("alerts"):
@@ -228,20 +222,11 @@ class SqlAlerts(SqlLedger):
         return str(rows[0][0]) if rows else None
 
     def set_info(self, name: str, value: str) -> None:
-        with self._tx() as db:
-            db.execute(self.DIALECT.sql(_SET_INFO), (name, value))
+        self._write(_SET_INFO, (name, value))
 
     def swap_info(self, name: str, expected: str | None, value: str) -> bool:
-        sql = self.DIALECT.sql
-        with self._tx() as db:
-            if expected is None:
-                cur = db.execute(
-                    sql("INSERT INTO ledger_info VALUES (?, ?) ON CONFLICT (name) DO NOTHING"),
-                    (name, value),
-                )
-            else:
-                cur = db.execute(
-                    sql("UPDATE ledger_info SET value = ? WHERE name = ? AND value = ?"),
-                    (value, name, expected),
-                )
-            return bool(cur.rowcount == 1)
+        if expected is None:
+            insert = "INSERT INTO ledger_info VALUES (?, ?) ON CONFLICT (name) DO NOTHING"
+            return self._write(insert, (name, value)) == 1
+        update = "UPDATE ledger_info SET value = ? WHERE name = ? AND value = ?"
+        return self._write(update, (value, name, expected)) == 1

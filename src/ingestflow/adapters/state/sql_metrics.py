@@ -71,14 +71,8 @@ class SqlMetrics(SqlLedger):
         return None if taken is None else sink_state(taken)
 
     def mark_in_flight(self, sink: str, owner: str, upto: int) -> bool:
-        with self._tx() as db:
-            cur = db.execute(
-                self.DIALECT.sql(
-                    "UPDATE metric_sinks SET in_flight = ? WHERE sink = ? AND owner = ?"
-                ),
-                (upto, sink, owner),
-            )
-            return bool(cur.rowcount > 0)
+        update = "UPDATE metric_sinks SET in_flight = ? WHERE sink = ? AND owner = ?"
+        return self._write(update, (upto, sink, owner)) > 0
 
     def advance_sink(
         self,
@@ -113,24 +107,17 @@ class SqlMetrics(SqlLedger):
             return True
 
     def sink_failed(self, sink: str, owner: str, error: str, now: float) -> None:
-        with self._tx() as db:
-            db.execute(
-                self.DIALECT.sql(
-                    "UPDATE metric_sinks SET last_error = ?, in_flight = NULL, updated_at = ?"
-                    " WHERE sink = ? AND owner = ?"
-                ),
-                (error, now, sink, owner),
-            )
+        self._write(
+            "UPDATE metric_sinks SET last_error = ?, in_flight = NULL, updated_at = ?"
+            " WHERE sink = ? AND owner = ?",
+            (error, now, sink, owner),
+        )
 
     def release_sink(self, sink: str, owner: str) -> None:
-        with self._tx() as db:
-            db.execute(
-                self.DIALECT.sql(
-                    "UPDATE metric_sinks SET owner = NULL, lease_until = NULL"
-                    " WHERE sink = ? AND owner = ?"
-                ),
-                (sink, owner),
-            )
+        self._write(
+            "UPDATE metric_sinks SET owner = NULL, lease_until = NULL WHERE sink = ? AND owner = ?",
+            (sink, owner),
+        )
 
     def metric_totals(self, sink: str) -> dict[str, float]:
         if not self._table_ready("metric_totals"):
