@@ -9,7 +9,8 @@ raises for bad data. The proof is counts from the same pass:
 - row shape: Polars refuses a long row (`truncate_ragged_lines=False`) but pads a short one with
   nulls, and a short row always leaves the *last* column null: no null there, no short row;
 - casts: a non-null value with a null result was refused (integers refuse fractions, times
-  match a format's fixed-width pattern, booleans DuckDB's words); numbers must be finite;
+  are ISO text Arrow's strict parser reads (`iso_timestamps`) or match a format's fixed-width
+  pattern, booleans DuckDB's words); numbers must be finite;
 - refused where the readers differ: CR outside CRLF line ends or LF alone in a CRLF file, quotes
   or line breaks in text, an open quote in the header line, over 1 MiB of text a line, gzip.
 The first pass is optimistic: no null markers, no trimming, numbers read typed. Nulls in typed
@@ -34,6 +35,7 @@ import duckdb
 import pyarrow as pa
 
 from ingestflow.adapters.engines.inputs import CsvInput
+from ingestflow.adapters.engines.iso_timestamps import iso_timestamp
 from ingestflow.domain.transform import TransformSpec
 
 NULL_VALUES = ["", "null", "NULL"]  # DuckDB's nullstr, quoted or not
@@ -257,6 +259,8 @@ def _timestamp(pl: Any, col: Any, formats: tuple[str, ...], trim: bool, query: _
             return None  # an unsupported directive, or formats whose order could matter
         skeletons.add(skeleton)
         patterns.append((fmt, "^" + "".join(_FIELDS.get(p, re.escape(p)) for p in parts) + "$"))
+    if not trim and (iso := iso_timestamp(pl, col, formats)) is not None:
+        return iso  # ISO layouts: Arrow's strict parse proves and parses in one step
     if trim:
         alias = f"\0trimmed {len(query.stages[0])}"
         query.stages[0].append(col.str.strip_chars(" ").alias(alias))
