@@ -59,7 +59,7 @@ def one_each(texts: list[str], formats: tuple[str, ...]) -> list:
     return [pl.DataFrame({"t": [t]}, schema={"t": pl.String}).select(expr).item() for t in texts]
 
 
-def test_every_day_of_years_0000_to_9999_reads_as_duckdb_reads_it() -> None:
+def test_every_day_of_years_1_to_9999_and_days_of_year_0_read_as_duckdb_reads_them() -> None:
     days = pl.date_range(dt.date(1, 1, 1), dt.date(9999, 12, 31), "1d", eager=True)
     seconds = pl.int_range(0, len(days), eager=True) * 7919 % 86_400
     stamps = days.cast(pl.Datetime("us")) + (seconds * 1_000_000).cast(pl.Duration("us"))
