@@ -30,8 +30,11 @@ def iso_timestamp(pl: Any, col: Any, formats: tuple[str, ...]) -> Any:
     is not in ISO_FORMATS (the caller checks the text another way)."""
     if not formats or any(f not in ISO_FORMATS for f in formats):
         return None
-    # Arrow reads a date and time separated by a space or a T: text with the other is refused.
-    refused = {frozenset({SPACE}): b"T", frozenset({T}): b" "}.get(frozenset(formats) & {SPACE, T})
+    # Arrow reads a date and time separated by a space or a T: with one of the two layouts
+    # allowed, text holding the other's separator is refused.
+    layouts = {SPACE: b"T", T: b" "}
+    seps = {layouts[f] for f in formats if f in layouts}
+    refused = seps.pop() if len(seps) == 1 else None
     widths = sorted({ISO_FORMATS[f] for f in formats})
     parse = _parser(pl, refused)
     values = col.map_batches(parse, return_dtype=pl.Datetime("us"), is_elementwise=True)
@@ -40,15 +43,11 @@ def iso_timestamp(pl: Any, col: Any, formats: tuple[str, ...]) -> Any:
 
 def _parser(pl: Any, refused: bytes | None) -> Callable[[Any], Any]:
     def parse(text: Any) -> Any:
-        array = text.to_arrow()
+        array = text.to_arrow().cast(pa.large_string())  # Polars' own type: no copy
         chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
-        chunks = [
-            c if pa.types.is_large_string(c.type) else c.cast(pa.large_string()) for c in chunks
-        ]
         if refused is None or not any(_holds(chunk, refused) for chunk in chunks):
             try:
-                values = pc.cast(pa.chunked_array(chunks, pa.large_string()), pa.timestamp("us"))
-                return pl.from_arrow(values).alias(text.name)
+                return pl.from_arrow(pc.cast(array, pa.timestamp("us"))).alias(text.name)
             except pa.ArrowInvalid:
                 pass  # a value that is not ISO text: the whole batch is refused
         return pl.repeat(None, len(text), dtype=pl.Datetime("us"), eager=True).alias(text.name)
